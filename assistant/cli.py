@@ -1,0 +1,285 @@
+"""The ``assistant`` command line: one entry point for every way of using the assistant.
+
+Every failure a user can cause ends in a single line on stderr and a non-zero exit;
+tracebacks go to the log file only.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from .errors import AssistantError
+
+log = logging.getLogger("assistant")
+
+DEMO_WAV = Path(__file__).resolve().parent / "data" / "demo_conversation.wav"
+
+
+def _common(suppress: bool) -> argparse.ArgumentParser:
+    """Global options, accepted before or after the command. On subcommands their defaults
+    are suppressed, so a value given before the command is not reset after it."""
+    d = {"default": argparse.SUPPRESS} if suppress else {}
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="PATH", help="your config.toml (default: the XDG config path)", **d)
+    common.add_argument("--home", metavar="DIR", help="keep all state under DIR (or set ASSISTANT_HOME)", **d)
+    common.add_argument("--json", action="store_true", help="print results as JSON", **d)
+    common.add_argument("-v", "--verbose", action="store_true", help="log more to stderr", **d)
+    common.add_argument("-q", "--quiet", action="store_true", help="no progress messages", **d)
+    return common
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = _common(suppress=True)
+    p = argparse.ArgumentParser(prog="assistant", parents=[_common(suppress=False)],
+                                description="A private, local voice assistant with memory.")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", parents=[common], help="the voice loop: microphone in, speaker out")
+    run.add_argument("--input", metavar="WAV", help="read the 'microphone' from a recording")
+    run.add_argument("--output", metavar="WAV", help="write what the assistant says to a WAV file")
+    run.add_argument("--realtime", action="store_true", help="pace --input at real-time speed")
+    run.add_argument("--metrics", metavar="FILE.jsonl", help="write one JSON object per turn")
+    run.add_argument("--demo", action="store_true", help="run on the bundled demo recording")
+
+    sub.add_parser("chat", parents=[common], help="a text conversation, same engine and memory")
+    ask = sub.add_parser("ask", parents=[common], help="one turn: print the reply")
+    ask.add_argument("text")
+    ask.add_argument("--speak", action="store_true", help="also speak the reply")
+    ask.add_argument("--output", metavar="WAV", help="write the spoken reply to a WAV file")
+
+    tr = sub.add_parser("transcribe", parents=[common], help="speech to text for a recording")
+    tr.add_argument("wav")
+    say = sub.add_parser("say", parents=[common], help="speak text")
+    say.add_argument("text")
+    say.add_argument("--output", metavar="WAV", help="write to a WAV file instead of the speaker")
+
+    mem = sub.add_parser("memory", parents=[common], help="see what the assistant remembers")
+    msub = mem.add_subparsers(dest="memory_command", metavar="ACTION", required=True)
+    ms = msub.add_parser("search", parents=[common], help="memories most related to QUERY")
+    ms.add_argument("query")
+    ms.add_argument("-k", type=int, default=10)
+    ml = msub.add_parser("list", parents=[common], help="the most recent memories")
+    ml.add_argument("-n", type=int, default=20)
+
+    models = sub.add_parser("models", parents=[common], help="which model each stage uses")
+    models.add_argument("--no-verify", action="store_true", help="skip the checksum check")
+    return p
+
+
+class Ctx:
+    """What every command needs: parsed args, paths and the validated config."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        from .config import load_config
+        from .logs import setup_logging
+        from .paths import resolve_paths
+        self.args = args
+        self.paths = resolve_paths(args.home)
+        setup_logging(self.paths.log_file, args.verbose)
+        user_file = Path(args.config).expanduser() if args.config else self.paths.config_file
+        self.cfg = load_config(user_file, required=bool(args.config))
+        self.json = args.json
+
+    def runtime(self):
+        from .runtime import Runtime
+        return Runtime(self.cfg, self.paths, quiet=self.args.quiet)
+
+    def out(self, obj, human: str) -> None:
+        print(json.dumps(obj, ensure_ascii=False) if self.json else human, flush=True)
+
+
+# -- commands --------------------------------------------------------------------------
+
+def cmd_models(ctx: Ctx) -> int:
+    from models.resolve import describe
+    rows = [describe(ctx.cfg, stage, ctx.paths.model_cache, verify=not ctx.args.no_verify)
+            for stage in ("stt", "llm", "tts", "embeddings")]
+    human = "\n".join(f"{r.stage:<11} {r.name}\n{'':<11} path:     {r.path}\n{'':<11} source:   {r.source}\n"
+                      f"{'':<11} size:     {r.size_bytes / 1e6:.1f} MB\n{'':<11} checksum: {r.checksum}"
+                      for r in rows)
+    ctx.out([r.as_dict() for r in rows], human)
+    return 0 if all(not r.checksum.startswith(("MISMATCH", "MISSING")) for r in rows) else 3
+
+
+def cmd_transcribe(ctx: Ctx) -> int:
+    from audio.wavio import read_audio
+    audio = read_audio(ctx.args.wav)
+    t = ctx.runtime().stt.transcribe(audio)
+    ctx.out({"file": ctx.args.wav, "text": t.text, "no_speech_prob": round(t.no_speech_prob, 3),
+             "avg_logprob": round(t.avg_logprob, 3), "dropped": t.dropped}, t.text)
+    return 0
+
+
+def _speak(rt, text: str, output: str | None) -> None:
+    from audio.playback import SpeakerSink, WavSink
+    audio = rt.tts.synthesize(text)
+    sink = WavSink(output, rt.tts.sample_rate) if output else SpeakerSink(rt.tts.sample_rate, rt.cfg.audio.output_device)
+    sink.write(audio)
+    sink.close()
+
+
+def cmd_say(ctx: Ctx) -> int:
+    rt = ctx.runtime()
+    _speak(rt, ctx.args.text, ctx.args.output)
+    ctx.out({"text": ctx.args.text, "output": ctx.args.output}, f"wrote {ctx.args.output}" if ctx.args.output else "")
+    return 0
+
+
+def _memory_lines(memories: list[dict]) -> str:
+    from .prompt import when
+    if not memories:
+        return "(none)"
+    return "\n            ".join(f"{m['relevance']:.2f}  ({when(m['ts'])}) {m['role']}: {m['text']}" for m in memories)
+
+
+def cmd_ask(ctx: Ctx) -> int:
+    from .metrics import TurnTimings
+    rt = ctx.runtime()
+    rt.load(engine=True)
+    timings = TurnTimings()
+    reply, retrieved = "", None
+    from .engine import ReplyDone, Retrieved
+    for event in rt.engine.respond(ctx.args.text, timings):
+        if isinstance(event, Retrieved):
+            retrieved = event
+        elif isinstance(event, ReplyDone):
+            reply = event.text
+    memories = [h.as_dict() for h in retrieved.memories] if retrieved else []
+    ctx.out({"question": ctx.args.text, "reply": reply, "memories": memories,
+             "latency_ms": timings.relative_ms()}, reply)
+    if ctx.args.speak or ctx.args.output:
+        _speak(rt, reply, ctx.args.output)
+    return 0
+
+
+def cmd_chat(ctx: Ctx) -> int:
+    from .engine import ReplyDone, Retrieved, Sentence
+    rt = ctx.runtime()
+    rt.load(engine=True)
+    if not ctx.json:
+        print("chat with the assistant; an empty line or Ctrl-D ends it", file=sys.stderr)
+    while True:
+        try:
+            text = input("" if ctx.json or not sys.stdin.isatty() else "you> ").strip()
+        except EOFError:
+            return 0
+        if not text:
+            return 0
+        retrieved = None
+        for event in rt.engine.respond(text):
+            if isinstance(event, Retrieved):
+                retrieved = event
+            elif isinstance(event, Sentence) and not ctx.json:
+                print(event.text, end=" ", flush=True)
+            elif isinstance(event, ReplyDone):
+                if ctx.json:
+                    print(json.dumps({"you": text, "reply": event.text,
+                                      "memories": [h.as_dict() for h in retrieved.memories] if retrieved else []},
+                                     ensure_ascii=False), flush=True)
+                else:
+                    print(flush=True)
+
+
+def cmd_memory(ctx: Ctx) -> int:
+    from .prompt import when
+    rt = ctx.runtime()
+    if ctx.args.memory_command == "search":
+        hits = rt.store.search(rt.embedder.embed_one(ctx.args.query), ctx.args.k)
+        rows = [h.as_dict() for h in hits]
+        human = "\n".join(f"{r['relevance']:.2f}  {r['id'][:8]}  ({when(r['ts'])}) {r['role']}: {r['text']}"
+                          for r in rows) or "(no memories)"
+    else:
+        from dataclasses import asdict
+        rows = [asdict(m) for m in rt.store.recent(ctx.args.n)]
+        human = "\n".join(f"{r['id'][:8]}  ({when(r['ts'])}) {r['role']}: {r['text']}" for r in rows) \
+            or "(no memories)"
+    ctx.out(rows, human)
+    return 0
+
+
+def cmd_run(ctx: Ctx) -> int:
+    from audio.capture import FileSource, MicSource, has_input_device
+    from audio.playback import SpeakerSink, WavSink
+
+    from .metrics import MetricsWriter
+    from .voice_loop import VoiceLoop
+    args, cfg = ctx.args, ctx.cfg
+    input_path, output_path = args.input, args.output
+    if args.demo or (not input_path and not has_input_device(cfg.audio.input_device)):
+        if not args.demo:
+            print("no microphone found: running on the bundled demo recording instead "
+                  f"({DEMO_WAV.name}); use --input FILE.wav for your own", file=sys.stderr)
+        input_path = str(DEMO_WAV)
+        output_path = output_path or str(ctx.paths.state_dir / "demo-replies.wav")
+    source = FileSource(input_path, cfg.vad.frame_ms, realtime=args.realtime) if input_path \
+        else MicSource(cfg.audio.input_device, cfg.vad.frame_ms)
+    rt = ctx.runtime()
+    rt.load(stt=True, tts=True, engine=True)
+    sink = WavSink(output_path, rt.tts.sample_rate) if output_path \
+        else SpeakerSink(rt.tts.sample_rate, cfg.audio.output_device)
+
+    def show(record) -> None:
+        if ctx.json:
+            print(record.to_json(), flush=True)
+            return
+        lat = record.latency_ms
+        stages = [("stt", "transcript_ready"), ("retrieval", "retrieval_ready"), ("first token", "first_token"),
+                  ("first sentence", "first_sentence"), ("tts", "first_sentence_synth"),
+                  ("first audio", "first_audio")]
+        latency = " | ".join(f"{name} {lat[k]:.0f}ms" for name, k in stages if lat.get(k) is not None)
+        print(f"── turn {record.turn} " + "─" * 40, flush=True)
+        print(f"you:        {record.transcript}")
+        print(f"memories:   {_memory_lines(record.memories)}")
+        if record.skill_docs:
+            print("skill docs: " + ", ".join(d["title"] for d in record.skill_docs))
+        print(f"assistant:  {record.reply}")
+        print(f"latency:    from end of speech: {latency}", flush=True)
+
+    loop = VoiceLoop(rt, source, sink, on_turn=show, metrics=MetricsWriter(Path(args.metrics) if args.metrics else None))
+    stop = lambda *_: source.stop()  # noqa: E731
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, stop)
+    if source.live and not ctx.json:
+        print("listening… (Ctrl-C to stop)", file=sys.stderr, flush=True)
+    try:
+        turns = loop.run()
+    except KeyboardInterrupt:
+        source.stop()
+        turns = loop.turns
+    if output_path and not ctx.json:
+        print(f"{turns} turn(s); spoken replies written to {output_path}", flush=True)
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "chat": cmd_chat, "ask": cmd_ask, "transcribe": cmd_transcribe,
+            "say": cmd_say, "memory": cmd_memory, "models": cmd_models}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 2
+    try:
+        ctx = Ctx(args)
+        return COMMANDS[args.command](ctx)
+    except AssistantError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except Exception as e:  # a bug: one line for the user, the traceback for the log
+        log.exception("unexpected error")
+        print(f"error: unexpected {e.__class__.__name__}: {str(e).splitlines()[0] if str(e) else ''} "
+              "(details in the log; please report it)", file=sys.stderr)
+        return 70

@@ -1,0 +1,201 @@
+"""Configuration: the commented defaults in ``config.toml``, overlaid by the user's file.
+
+Each file is validated on its own, so an error names the file it came from, with the
+line of the offending key. Unknown keys and wrong types are errors, never silently
+ignored: a typo in a config file should not quietly change nothing.
+"""
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import ConfigError
+from .paths import DEFAULT_CONFIG_FILE
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, validate_assignment=True)
+
+
+class AudioConfig(Section):
+    input_device: str = ""              # sounddevice name or index; "" = system default
+    output_device: str = ""
+    mute_mic_while_speaking: bool = True  # half-duplex: never hear our own voice
+    gap_between_replies_ms: int = Field(300, ge=0, le=5000)
+
+
+class VadConfig(Section):
+    aggressiveness: int = Field(2, ge=0, le=3)
+    frame_ms: Literal[10, 20, 30] = 30
+    pre_roll_ms: int = Field(300, ge=0, le=2000)
+    start_window_ms: int = Field(300, ge=30, le=2000)
+    start_ratio: float = Field(0.6, gt=0.0, le=1.0)
+    min_speech_ms: int = Field(250, ge=0, le=10000)
+    trailing_silence_ms: int = Field(600, ge=90, le=5000)
+    max_utterance_s: float = Field(30.0, gt=0.0, le=300.0)
+
+
+class SttConfig(Section):
+    model: str = ""                     # CTranslate2 Whisper directory; "" = bundled tiny.en
+    language: str = "en"
+    beam_size: int = Field(1, ge=1, le=10)
+    compute_type: str = "int8"
+    threads: int = Field(2, ge=1, le=64)
+    no_speech_threshold: float = Field(0.6, ge=0.0, le=1.0)
+    min_avg_logprob: float = Field(-1.0, le=0.0)
+
+
+class LlmConfig(Section):
+    model: str = ""                     # GGUF file; "" = bundled Qwen2.5-Coder-0.5B-Instruct
+    context_tokens: int = Field(4096, ge=512, le=131072)
+    max_reply_tokens: int = Field(200, ge=8, le=4096)
+    temperature: float = Field(0.3, ge=0.0, le=2.0)
+    top_p: float = Field(0.9, gt=0.0, le=1.0)
+    threads: int = Field(2, ge=1, le=64)
+    history_turns: int = Field(6, ge=0, le=100)
+    assistant_name: str = "Juniper"
+    system_prompt: str = (
+        "You are {name}, a helpful voice assistant running privately on the user's "
+        "computer. Your replies are spoken aloud, so answer in one to three short, plain "
+        "sentences, with no lists, markdown or emoji. Today is {date}. Talk to the user as "
+        "\"you\": their sister is \"your sister\". When they tell you something, acknowledge "
+        "it briefly. Use the notes from earlier conversations when they answer the question, "
+        "and never claim to remember something that is not in them."
+    )
+
+
+class TtsConfig(Section):
+    voice: str = ""                     # piper .onnx (with .onnx.json beside it); "" = bundled joe
+    speed: float = Field(1.0, ge=0.25, le=4.0)
+    volume: float = Field(1.0, ge=0.0, le=2.0)
+    speaker_id: int = Field(0, ge=0)
+
+
+class MemoryConfig(Section):
+    embedding_model: str = ""           # sentence-transformers directory; "" = bundled MiniLM
+    profile: str = Field("default", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    top_k: int = Field(4, ge=0, le=50)
+    min_relevance: float = Field(0.35, ge=-1.0, le=1.0)
+
+
+class SkillsConfig(Section):
+    user_dir: str = ""                  # extra folder of skill docs (*.md); "" = none
+    top_k: int = Field(1, ge=0, le=20)
+    min_relevance: float = Field(0.5, ge=-1.0, le=1.0)
+
+
+class Config(Section):
+    audio: AudioConfig = AudioConfig()
+    vad: VadConfig = VadConfig()
+    stt: SttConfig = SttConfig()
+    llm: LlmConfig = LlmConfig()
+    tts: TtsConfig = TtsConfig()
+    memory: MemoryConfig = MemoryConfig()
+    skills: SkillsConfig = SkillsConfig()
+
+
+# Keys whose value, when set, must be an existing path.
+MODEL_PATH_KEYS = {
+    ("stt", "model"): "a CTranslate2 Whisper model directory",
+    ("llm", "model"): "a GGUF model file",
+    ("tts", "voice"): "a piper .onnx voice file",
+    ("memory", "embedding_model"): "a sentence-transformers model directory",
+    ("skills", "user_dir"): "a folder of skill docs",
+}
+
+
+def key_line(text: str, dotted: str) -> int | None:
+    """Best-effort line number (1-based) of ``section.key`` in TOML source text."""
+    parts = dotted.split(".")
+    section, key = (parts[0], parts[1]) if len(parts) > 1 else (None, parts[0])
+    current: str | None = None
+    header = re.compile(r"^\s*\[\s*([A-Za-z0-9_.-]+)\s*\]\s*(#.*)?$")
+    for number, line in enumerate(text.splitlines(), 1):
+        m = header.match(line)
+        if m:
+            current = m.group(1)
+            if section is not None and current == section and len(parts) == 1:
+                return number
+            continue
+        if re.match(rf"^\s*{re.escape(key)}\s*=", line) and current == section:
+            return number
+        if section is not None and current is None and re.match(rf"^\s*{re.escape(section)}\s*=", line):
+            return number
+    if section:  # fall back to the section header
+        for number, line in enumerate(text.splitlines(), 1):
+            m = header.match(line)
+            if m and m.group(1) == section:
+                return number
+    return None
+
+
+def _parse(path: Path) -> tuple[dict[str, Any], str]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("file not found; check the path given to --config", file=str(path))
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"cannot read ({e.__class__.__name__}); make it a readable UTF-8 file",
+                          file=str(path))
+    try:
+        return tomllib.loads(text), text
+    except tomllib.TOMLDecodeError as e:
+        m = re.search(r"line (\d+)", str(e))
+        msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(e))
+        raise ConfigError(f"invalid TOML: {msg}; fix the syntax", file=str(path),
+                          line=int(m.group(1)) if m else None)
+
+
+def _describe(err: dict[str, Any]) -> tuple[str, str]:
+    loc = ".".join(str(p) for p in err["loc"])
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        return loc, "unknown key; remove it or check its spelling against the default config.toml"
+    if kind == "model_type":
+        return loc, "must be a table like [section]"
+    expected = err.get("msg", "invalid value")
+    value = err.get("input")
+    shown = repr(value) if not isinstance(value, dict) else "a table"
+    return loc, f"{expected[0].lower() + expected[1:]} (got {shown})"
+
+
+def validate_data(data: dict[str, Any], *, file: str, text: str = "") -> Config:
+    """Validate one file's data; errors name the file, the line and the key."""
+    try:
+        cfg = Config.model_validate(data)
+    except ValidationError as e:
+        loc, reason = _describe(e.errors()[0])
+        raise ConfigError(reason, file=file, line=key_line(text, loc) if text else None, key=loc)
+    for (section, key), what in MODEL_PATH_KEYS.items():
+        value = data.get(section, {}).get(key) if isinstance(data.get(section), dict) else None
+        if value and not Path(value).expanduser().exists():
+            dotted = f"{section}.{key}"
+            raise ConfigError(f"no such path {value!r}; point it at {what} or set it to \"\" "
+                              "for the bundled default", file=file,
+                              line=key_line(text, dotted) if text else None, key=dotted)
+    return cfg
+
+
+def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def load_config(user_file: Path | None, *, required: bool = False,
+                default_file: Path = DEFAULT_CONFIG_FILE) -> Config:
+    """Defaults, overlaid by ``user_file`` when it exists (or must exist: ``required``)."""
+    data: dict[str, Any] = {}
+    if default_file.exists():
+        data, text = _parse(default_file)
+        validate_data(data, file=str(default_file), text=text)
+    if user_file is not None and (required or user_file.exists()):
+        user, text = _parse(user_file)
+        validate_data(user, file=str(user_file), text=text)
+        data = _deep_merge(data, user)
+    return Config.model_validate(data)

@@ -1,0 +1,64 @@
+"""The local language model (llama.cpp through llama-cpp-python), streamed token by token."""
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from pathlib import Path
+from typing import Iterator
+
+from .config import LlmConfig
+from .errors import ModelError
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """llama.cpp prints load chatter on fd 2 even with verbose=False; hide it."""
+    try:
+        fd = os.dup(2)
+    except OSError:
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(fd, 2)
+        os.close(fd)
+        os.close(devnull)
+
+
+class LocalLLM:
+    def __init__(self, cfg: LlmConfig, model_path: Path) -> None:
+        from llama_cpp import Llama
+        self.cfg, self.path = cfg, model_path
+        self._lock = threading.Lock()   # one generation at a time: llama.cpp state is shared
+        try:
+            with _quiet_stderr():
+                self.llm = Llama(model_path=str(model_path), n_ctx=cfg.context_tokens,
+                                 n_threads=cfg.threads, n_threads_batch=cfg.threads,
+                                 n_batch=512, verbose=False)
+        except Exception as e:
+            raise ModelError(f"cannot load LLM from {model_path} ({str(e).splitlines()[0][:120]}); "
+                             "set llm.model to a GGUF file or \"\" for the default")
+
+    def warm(self) -> None:
+        for _ in self.stream([{"role": "user", "content": "Hi"}], max_tokens=1):
+            pass
+
+    def stream(self, messages: list[dict], *, max_tokens: int | None = None,
+               temperature: float | None = None, cancel: threading.Event | None = None) -> Iterator[str]:
+        """Yield text pieces of the reply; stops early when ``cancel`` is set."""
+        with self._lock:
+            chunks = self.llm.create_chat_completion(
+                messages=messages, stream=True,
+                max_tokens=max_tokens or self.cfg.max_reply_tokens,
+                temperature=self.cfg.temperature if temperature is None else temperature,
+                top_p=self.cfg.top_p)
+            for chunk in chunks:
+                if cancel is not None and cancel.is_set():
+                    break
+                piece = chunk["choices"][0]["delta"].get("content")
+                if piece:
+                    yield piece

@@ -1,0 +1,60 @@
+"""Where the assistant keeps its state.
+
+One ``--home DIR`` (or ``$ASSISTANT_HOME``) puts everything under a single directory,
+which is what tests and portable installs want. Otherwise the XDG base directories
+are used, as desktop users expect.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+APP = "assistant"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG_FILE = REPO_ROOT / "config.toml"
+
+
+@dataclass(frozen=True)
+class AppPaths:
+    config_file: Path   # the user's own config, layered over the defaults
+    data_dir: Path      # memory database
+    cache_dir: Path     # assembled models, checksum stamps
+    state_dir: Path     # logs, metrics
+
+    @property
+    def memory_db(self) -> Path:
+        return self.data_dir / "memory.lancedb"
+
+    @property
+    def model_cache(self) -> Path:
+        # Assembled models are large and identical for every home, so tests and
+        # several profiles may share one cache through this variable.
+        shared = os.environ.get("ASSISTANT_MODEL_CACHE")
+        return Path(shared) if shared else self.cache_dir / "models"
+
+    @property
+    def log_file(self) -> Path:
+        return self.state_dir / "assistant.log"
+
+    def ensure(self) -> None:
+        for d in (self.data_dir, self.cache_dir, self.state_dir):
+            d.mkdir(parents=True, exist_ok=True)
+
+
+def _xdg(var: str, fallback: str) -> Path:
+    value = os.environ.get(var)
+    return Path(value) if value else Path.home() / fallback
+
+
+def resolve_paths(home: str | os.PathLike | None = None) -> AppPaths:
+    home = home or os.environ.get("ASSISTANT_HOME")
+    if home:
+        root = Path(home).expanduser().resolve()
+        return AppPaths(root / "config.toml", root / "data", root / "cache", root / "logs")
+    return AppPaths(
+        _xdg("XDG_CONFIG_HOME", ".config") / APP / "config.toml",
+        _xdg("XDG_DATA_HOME", ".local/share") / APP,
+        _xdg("XDG_CACHE_HOME", ".cache") / APP,
+        _xdg("XDG_STATE_HOME", ".local/state") / APP,
+    )

@@ -1,0 +1,72 @@
+"""Build the chat messages for one turn.
+
+The system prompt and the running history come first and change little between turns,
+so llama.cpp can reuse its KV cache for that prefix; what was retrieved for this turn
+goes into the last user message, just before the question.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from memory.store import Hit
+from skills.index import DocHit
+
+from .config import LlmConfig
+
+
+@dataclass(frozen=True)
+class HistoryTurn:
+    role: str
+    text: str
+    memory_id: str
+
+
+def when(ts: float) -> str:
+    return dt.datetime.fromtimestamp(ts).strftime("%b %d, %Y")
+
+
+_FLIP = {"i": "you", "me": "you", "my": "your", "mine": "yours", "myself": "yourself", "am": "are",
+         "i'm": "you're", "i've": "you've", "i'll": "you'll", "i'd": "you'd", "we": "you", "our": "your",
+         "us": "you", "ours": "yours"}
+
+
+def second_person(text: str) -> str:
+    """"my sister" → "your sister": a small model answers the user far better from notes
+    written to them than from notes in the user's own first person."""
+    def swap(m: re.Match) -> str:
+        word = m.group(0)
+        new = _FLIP.get(word.lower(), word)
+        capital = word[0].isupper() and (m.start() == 0 or not word.lower().startswith("i"))
+        return new[0].upper() + new[1:] if capital else new
+    return re.sub(r"\b[A-Za-z]+(?:'[a-z]+)?\b", swap, text)
+
+
+def memory_line(hit: Hit) -> str:
+    if hit.memory.role == "user":
+        return f"- ({when(hit.memory.ts)}) You told me: {second_person(hit.memory.text)}"
+    return f"- ({when(hit.memory.ts)}) I replied: {hit.memory.text}"
+
+
+def system_message(cfg: LlmConfig, today: dt.date | None = None) -> dict:
+    today = today or dt.date.today()
+    text = cfg.system_prompt.format(name=cfg.assistant_name, date=today.strftime("%A, %B %d, %Y"))
+    return {"role": "system", "content": text}
+
+
+def build_messages(cfg: LlmConfig, user_text: str, history: list[HistoryTurn],
+                   memories: list[Hit], docs: list[DocHit]) -> list[dict]:
+    messages = [system_message(cfg)]
+    for turn in history[-cfg.history_turns * 2:] if cfg.history_turns else []:
+        messages.append({"role": turn.role, "content": turn.text})
+    context = []
+    if memories:
+        context.append("[Notes from earlier conversations]\n" + "\n".join(memory_line(h) for h in memories))
+    if docs:
+        context.append("\n\n".join(f"[About you: {d.doc.title}]\n{d.doc.text}" for d in docs))
+    content = user_text
+    if context:
+        content = "\n\n".join(context) + f"\n\n[User]\n{user_text}"
+    messages.append({"role": "user", "content": content})
+    return messages

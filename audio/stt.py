@@ -1,0 +1,82 @@
+"""Speech to text with faster-whisper, filtering what Whisper invents from noise.
+
+Whisper, given noise or silence, often "hears" stock phrases from its training data
+("Thank you for watching."). Segments with a high no-speech probability and a low
+log-probability are dropped, and so are transcripts that are only a known phantom.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from assistant.config import SttConfig
+from assistant.errors import ModelError
+
+from .wavio import SAMPLE_RATE
+
+PHANTOMS = {
+    "thank you", "thanks for watching", "thank you for watching", "thank you so much for watching",
+    "please subscribe", "subscribe to my channel", "bye", "you", "so", "okay", "oh", "uh", "um",
+    "thank you very much", "thanks", "bye bye", "the end", "music", "applause", "silence",
+    "i'm sorry", "hmm", "huh", "ah", "",
+}
+
+
+@dataclass(frozen=True)
+class Transcript:
+    text: str
+    no_speech_prob: float
+    avg_logprob: float
+    dropped: str = ""          # why the text was discarded, if it was
+
+    @property
+    def accepted(self) -> bool:
+        return bool(self.text) and not self.dropped
+
+
+def _plain(text: str) -> str:
+    return re.sub(r"[^a-z' ]+", " ", text.lower()).strip()
+
+
+class Transcriber:
+    def __init__(self, cfg: SttConfig, model_dir: Path) -> None:
+        from faster_whisper import WhisperModel
+        self.cfg = cfg
+        try:
+            self.model = WhisperModel(str(model_dir), device="cpu", compute_type=cfg.compute_type,
+                                      cpu_threads=cfg.threads, num_workers=1)
+        except Exception as e:  # CTranslate2 raises RuntimeError/ValueError with long texts
+            raise ModelError(f"cannot load STT model from {model_dir} ({str(e).splitlines()[0][:120]}); "
+                             "set stt.model to a CTranslate2 Whisper directory or \"\" for the default")
+
+    def warm(self) -> None:
+        self.transcribe(np.zeros(SAMPLE_RATE // 2, dtype=np.float32))
+
+    def transcribe(self, audio: np.ndarray) -> Transcript:
+        """``audio``: float32 or int16 mono at 16 kHz."""
+        if audio.dtype == np.int16:
+            audio = audio.astype(np.float32) / 32768.0
+        segments, _info = self.model.transcribe(
+            audio, language=self.cfg.language or None, beam_size=self.cfg.beam_size,
+            condition_on_previous_text=False, without_timestamps=True, vad_filter=False,
+            temperature=0.0)
+        kept, dropped, nsp, lp = [], [], [], []
+        for seg in segments:
+            nsp.append(seg.no_speech_prob)
+            lp.append(seg.avg_logprob)
+            silent = seg.no_speech_prob > self.cfg.no_speech_threshold and seg.avg_logprob < self.cfg.min_avg_logprob
+            unsure = seg.avg_logprob < self.cfg.min_avg_logprob - 0.5
+            (dropped if silent or unsure else kept).append(seg.text.strip())
+        text = " ".join(t for t in kept if t).strip()
+        no_speech = max(nsp) if nsp else 1.0
+        logprob = float(np.mean(lp)) if lp else -10.0
+        reason = ""
+        if not text:
+            reason = "no speech" if dropped or not nsp else "empty"
+        elif _plain(text) in PHANTOMS:
+            reason = f"phantom phrase {text!r}"
+        return Transcript(text="" if reason else text, no_speech_prob=no_speech,
+                          avg_logprob=logprob, dropped=reason)

