@@ -69,6 +69,7 @@ def _parser() -> argparse.ArgumentParser:
 
     models = sub.add_parser("models", parents=[common], help="which model each stage uses")
     models.add_argument("--no-verify", action="store_true", help="skip the checksum check")
+    models.add_argument("--prepare", action="store_true", help="assemble the LLM now (once), with progress")
     return p
 
 
@@ -97,7 +98,9 @@ class Ctx:
 # -- commands --------------------------------------------------------------------------
 
 def cmd_models(ctx: Ctx) -> int:
-    from models.resolve import describe
+    from models.resolve import describe, model_path
+    if ctx.args.prepare:
+        model_path(ctx.cfg, "llm", ctx.paths.model_cache, quiet=ctx.args.quiet)
     rows = [describe(ctx.cfg, stage, ctx.paths.model_cache, verify=not ctx.args.no_verify)
             for stage in ("stt", "llm", "tts", "embeddings")]
     human = "\n".join(f"{r.stage:<11} {r.name}\n{'':<11} path:     {r.path}\n{'':<11} source:   {r.source}\n"

@@ -46,7 +46,8 @@ class SttConfig(Section):
     compute_type: str = "int8"
     threads: int = Field(2, ge=1, le=64)
     no_speech_threshold: float = Field(0.6, ge=0.0, le=1.0)
-    min_avg_logprob: float = Field(-1.0, le=0.0)
+    min_avg_logprob: float = Field(-1.2, le=0.0)
+    max_compression_ratio: float = Field(2.4, gt=0.0)
 
 
 class LlmConfig(Section):
@@ -61,10 +62,9 @@ class LlmConfig(Section):
     system_prompt: str = (
         "You are {name}, a helpful voice assistant running privately on the user's "
         "computer. Your replies are spoken aloud, so answer in one to three short, plain "
-        "sentences, with no lists, markdown or emoji. Today is {date}. Talk to the user as "
-        "\"you\": their sister is \"your sister\". When they tell you something, acknowledge "
-        "it briefly. Use the notes from earlier conversations when they answer the question, "
-        "and never claim to remember something that is not in them."
+        "sentences, with no lists, markdown or emoji. Today is {date}. Use the notes from "
+        "earlier conversations when they answer the question, and never claim to remember "
+        "something that is not in them."
     )
 
 
@@ -109,28 +109,24 @@ MODEL_PATH_KEYS = {
 
 
 def key_line(text: str, dotted: str) -> int | None:
-    """Best-effort line number (1-based) of ``section.key`` in TOML source text."""
-    parts = dotted.split(".")
-    section, key = (parts[0], parts[1]) if len(parts) > 1 else (None, parts[0])
+    """Best-effort line number (1-based) of ``section.key`` (or a bare ``section``) in TOML text."""
+    *sections, key = dotted.split(".")
+    section = ".".join(sections) or None
+    header = re.compile(r"^\s*\[\s*([A-Za-z0-9_.-]+)\s*\]")
+    assign = re.compile(rf"^\s*{re.escape(key)}\s*=")
     current: str | None = None
-    header = re.compile(r"^\s*\[\s*([A-Za-z0-9_.-]+)\s*\]\s*(#.*)?$")
+    section_line = None
     for number, line in enumerate(text.splitlines(), 1):
         m = header.match(line)
         if m:
             current = m.group(1)
-            if section is not None and current == section and len(parts) == 1:
-                return number
-            continue
-        if re.match(rf"^\s*{re.escape(key)}\s*=", line) and current == section:
+            if section is None and current == key:
+                return number           # an unknown [table]
+            if current == section and section_line is None:
+                section_line = number
+        elif current == section and assign.match(line):
             return number
-        if section is not None and current is None and re.match(rf"^\s*{re.escape(section)}\s*=", line):
-            return number
-    if section:  # fall back to the section header
-        for number, line in enumerate(text.splitlines(), 1):
-            m = header.match(line)
-            if m and m.group(1) == section:
-                return number
-    return None
+    return section_line
 
 
 def _parse(path: Path) -> tuple[dict[str, Any], str]:

@@ -52,6 +52,10 @@ def _quote(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def table_names(db) -> set[str]:
+    return set(db.list_tables().tables)
+
+
 def open_db(path: Path):
     import lancedb
     if path.exists() and not path.is_dir():
@@ -70,7 +74,7 @@ class MemoryStore:
         self.path, self.dim, self.profile = db_path, dim, profile
         self.db = open_db(db_path)
         try:
-            if TABLE in self.db.table_names():
+            if TABLE in table_names(self.db):
                 self.table = self.db.open_table(TABLE)
                 width = self.table.schema.field("vector").type.list_size
                 if width != dim:

@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 
 from assistant.errors import MemoryStoreError
+from memory.store import table_names
 
 BUILTIN_DOCS = Path(__file__).resolve().parent / "docs"
 TABLE = "skill_docs"
@@ -100,7 +101,7 @@ def _schema(dim: int) -> pa.Schema:
 class SkillIndex:
     def __init__(self, db, embedder, dirs: list[Path]) -> None:
         self.db, self.embedder, self.dirs = db, embedder, dirs
-        if TABLE in db.table_names():
+        if TABLE in table_names(db):
             self.table = db.open_table(TABLE)
         else:
             self.table = db.create_table(TABLE, schema=_schema(embedder.dim))

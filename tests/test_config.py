@@ -1,0 +1,72 @@
+"""Configuration: defaults, overrides, and errors that name file, line and key."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from assistant.config import Config, load_config
+from assistant.errors import ConfigError
+from assistant.paths import DEFAULT_CONFIG_FILE
+
+
+def test_default_file_matches_builtin_defaults():
+    """config.toml documents exactly the defaults the code uses, and every section."""
+    assert load_config(None) == Config()
+    text = DEFAULT_CONFIG_FILE.read_text()
+    for section in ("audio", "vad", "stt", "llm", "tts", "memory", "skills"):
+        assert f"[{section}]" in text
+
+
+def test_user_file_overrides_defaults(tmp_path):
+    user = tmp_path / "config.toml"
+    user.write_text("[tts]\nspeed = 1.5\n\n[llm]\ntemperature = 0.0\n")
+    cfg = load_config(user)
+    assert cfg.tts.speed == 1.5 and cfg.llm.temperature == 0.0
+    assert cfg.tts.volume == Config().tts.volume
+
+
+def _error(tmp_path: Path, text: str) -> ConfigError:
+    user = tmp_path / "config.toml"
+    user.write_text(text)
+    with pytest.raises(ConfigError) as e:
+        load_config(user)
+    return e.value
+
+
+def test_wrong_type_names_file_line_and_key(tmp_path):
+    err = _error(tmp_path, "[audio]\ninput_device = \"\"\n\n[tts]\nspeed = \"fast\"\n")
+    assert (err.line, err.key) == (5, "tts.speed")
+    assert f"{tmp_path / 'config.toml'}:5: tts.speed:" in str(err)
+    assert "\n" not in str(err)
+
+
+def test_unknown_key_is_an_error(tmp_path):
+    err = _error(tmp_path, "[llm]\ntemperature = 0.2\ntemprature = 0.5\n")
+    assert (err.line, err.key) == (3, "llm.temprature")
+    assert "unknown key" in str(err)
+
+
+def test_unknown_section_is_an_error(tmp_path):
+    err = _error(tmp_path, "[speach]\nspeed = 1\n")
+    assert err.key == "speach" and err.line == 1
+
+
+def test_out_of_range_value(tmp_path):
+    err = _error(tmp_path, "[vad]\naggressiveness = 7\n")
+    assert err.key == "vad.aggressiveness" and "3" in str(err)
+
+
+def test_bad_toml_syntax_gives_line(tmp_path):
+    err = _error(tmp_path, "[tts]\nspeed = = 2\n")
+    assert err.line == 2 and "invalid TOML" in str(err)
+
+
+def test_missing_model_path(tmp_path):
+    err = _error(tmp_path, "[llm]\nmodel = \"/nonexistent/model.gguf\"\n")
+    assert err.key == "llm.model" and err.line == 2 and "/nonexistent/model.gguf" in str(err)
+
+
+def test_missing_config_file_given_explicitly(tmp_path):
+    with pytest.raises(ConfigError, match="file not found"):
+        load_config(tmp_path / "nope.toml", required=True)
