@@ -248,7 +248,7 @@ def cmd_run(ctx: Ctx) -> int:
     stop = lambda *_: source.stop()  # noqa: E731
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, stop)
-    if source.live and not ctx.json:
+    if source.live:
         print("listening… (Ctrl-C to stop)", file=sys.stderr, flush=True)
     try:
         turns = loop.run()
