@@ -20,7 +20,7 @@ from skills.index import DocHit, SkillIndex
 from .config import Config
 from .llm import LocalLLM
 from .metrics import TurnTimings
-from .prompt import HistoryTurn, build_messages
+from .prompt import HistoryTurn, build_messages, history_window
 from .sentences import SentenceSplitter
 
 log = logging.getLogger(__name__)
@@ -71,8 +71,7 @@ class Engine:
 
     def retrieve(self, text: str):
         vector = self.embedder.embed_one(text)
-        in_prompt = {t.memory_id for t in self.history[-self.cfg.llm.history_turns * 2:]} \
-            if self.cfg.llm.history_turns else set()
+        in_prompt = {t.memory_id for t in history_window(self.history, self.cfg.llm.history_turns)}
         memories = rank_memories(
             self.store.search(vector, self.cfg.memory.top_k * 4, exclude_ids=in_prompt,
                               min_relevance=self.cfg.memory.min_relevance),

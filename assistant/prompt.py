@@ -55,10 +55,27 @@ def system_message(cfg: LlmConfig, today: dt.date | None = None) -> dict:
     return {"role": "system", "content": text}
 
 
+def history_window(history: list[HistoryTurn], exchanges: int) -> list[HistoryTurn]:
+    """The recent turns shown verbatim: between ``exchanges`` and ``2 × exchanges`` messages.
+
+    Dropping the oldest exchange on every turn would change the text right after the
+    system prompt each time, and llama.cpp would re-read the whole history. Instead the
+    window's start jumps by half its size at once, so the prompt prefix, and the KV cache
+    behind it, stay valid for several turns.
+    """
+    if exchanges <= 0:
+        return []
+    limit, step = 2 * exchanges, 2 * max(1, exchanges // 2)
+    if len(history) <= limit:
+        return list(history)
+    start = ((len(history) - limit) // step + 1) * step
+    return history[start:]
+
+
 def build_messages(cfg: LlmConfig, user_text: str, history: list[HistoryTurn],
                    memories: list[Hit], docs: list[DocHit]) -> list[dict]:
     messages = [system_message(cfg)]
-    for turn in history[-cfg.history_turns * 2:] if cfg.history_turns else []:
+    for turn in history_window(history, cfg.history_turns):
         messages.append({"role": turn.role, "content": turn.text})
     context = []
     if memories:

@@ -16,3 +16,17 @@ def test_abbreviations_numbers_and_short_fragments_do_not_split():
     assert split_all("Dr. Smith paid $3.50 for it. That is cheap.") == \
         ["Dr. Smith paid $3.50 for it.", "That is cheap."]
     assert split_all("Yes. I think the answer is March 14.") == ["Yes. I think the answer is March 14."]
+
+
+def test_history_window_keeps_its_start_for_several_turns():
+    """A stable prompt prefix lets llama.cpp reuse its KV cache."""
+    from assistant.prompt import HistoryTurn, history_window
+    history = [HistoryTurn("user" if i % 2 == 0 else "assistant", f"t{i}", str(i)) for i in range(40)]
+    starts = [history_window(history[:n], 6)[0].memory_id if n else None for n in range(0, 40, 2)]
+    changes = sum(1 for a, b in zip(starts, starts[1:]) if a != b)
+    assert changes <= 7                                   # not on every one of 19 turns
+    for n in range(0, 41, 2):
+        window = history_window(history[:n], 6)
+        assert len(window) <= 12 and (n < 12 or len(window) >= 6)
+        assert not window or window[0].role == "user"     # never starts mid-exchange
+        assert window == history[n - len(window):n]       # always the most recent turns
