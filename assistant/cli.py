@@ -249,7 +249,7 @@ def cmd_run(ctx: Ctx) -> int:
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, stop)
     if source.live:
-        print("listening… (Ctrl-C to stop)", file=sys.stderr, flush=True)
+        print(f"listening on {source.device_name}… (Ctrl-C to stop)", file=sys.stderr, flush=True)
     try:
         turns = loop.run()
     except KeyboardInterrupt:

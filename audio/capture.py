@@ -82,6 +82,7 @@ class MicSource:
             self._stream = sd.RawInputStream(
                 samplerate=SAMPLE_RATE, channels=1, dtype="int16", blocksize=self.frame_samples,
                 device=_device(device), callback=self._callback)
+            self.device_name = sd.query_devices(self._stream.device)["name"]
         except Exception as e:  # PortAudioError, ValueError for unknown device names
             raise AudioInputError(f"cannot open microphone {device or '(default)'} ({e}); "
                                   "check audio.input_device in config.toml, or use --input FILE.wav")

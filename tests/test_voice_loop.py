@@ -86,3 +86,20 @@ def test_realtime_paces_file_input_at_speaking_speed():
     started = time.monotonic()
     sum(1 for _ in unpaced.frames())
     assert time.monotonic() - started < 0.5 * unpaced.duration_s
+
+
+def test_say_writes_speech_that_transcribes_back(cli, runtime, tmp_path):
+    out = tmp_path / "hello.wav"
+    result = cli("say", "The kettle is boiling in the kitchen.", "--output", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "kettle" in runtime.stt.transcribe(read_audio(out)).text.lower()
+
+
+def test_chat_and_ask_share_memory(cli):
+    result = cli("--json", "chat", stdin="My cat is called Miso.\nWhat is my cat called?\n")
+    assert result.returncode == 0, result.stderr
+    replies = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(replies) == 2 and "miso" in replies[1]["reply"].lower()
+    asked = json.loads(cli("--json", "ask", "What is the name of my cat?").stdout)
+    assert "miso" in asked["reply"].lower()
+    assert any("Miso" in m["text"] for m in asked["memories"])
