@@ -67,6 +67,9 @@ def _parser() -> argparse.ArgumentParser:
     ml = msub.add_parser("list", parents=[common], help="the most recent memories")
     ml.add_argument("-n", type=int, default=20)
 
+    from . import cli_daemon
+    cli_daemon.add_parsers(sub, common)
+
     models = sub.add_parser("models", parents=[common], help="which model each stage uses")
     models.add_argument("--no-verify", action="store_true", help="skip the checksum check")
     models.add_argument("--prepare", action="store_true", help="assemble the LLM now (once), with progress")
@@ -77,15 +80,22 @@ class Ctx:
     """What every command needs: parsed args, paths and the validated config."""
 
     def __init__(self, args: argparse.Namespace) -> None:
-        from .config import load_config
         from .logs import setup_logging
         from .paths import resolve_paths
         self.args = args
         self.paths = resolve_paths(args.home)
         setup_logging(self.paths.log_file, args.verbose)
-        user_file = Path(args.config).expanduser() if args.config else self.paths.config_file
-        self.cfg = load_config(user_file, required=bool(args.config))
+        self.user_config = Path(args.config).expanduser() if args.config else self.paths.config_file
         self.json = args.json
+        self._cfg = None
+
+    @property
+    def cfg(self):
+        """Loaded on first use: `status` and `stop` must work while the config file is broken."""
+        if self._cfg is None:
+            from .config import load_config
+            self._cfg = load_config(self.user_config, required=bool(self.args.config))
+        return self._cfg
 
     def runtime(self):
         from .runtime import Runtime
@@ -260,6 +270,46 @@ def cmd_run(ctx: Ctx) -> int:
     return 0
 
 
+def _via_daemon(ctx) -> int | None:
+    """ask, say and memory search go through a running daemon: one set of models, one memory."""
+    from .cli_daemon import running_client
+    args = ctx.args
+    if args.command == "ask" and not (args.speak or args.output):
+        client = running_client(ctx)
+        if client:
+            with client:
+                result = client.call("ask", text=args.text)
+            ctx.out(result, result["reply"])
+            return 0
+    elif args.command == "say" and not args.output:
+        client = running_client(ctx)
+        if client:
+            with client:
+                client.call("say", text=args.text)
+            ctx.out({"text": args.text, "output": None}, "")
+            return 0
+    elif args.command == "memory" and args.memory_command == "search":
+        client = running_client(ctx)
+        if client:
+            from .prompt import when
+            with client:
+                rows = client.call("memory.search", query=args.query, k=args.k)
+            ctx.out(rows, "\n".join(f"{r['relevance']:.2f}  {r['id'][:8]}  ({when(r['ts'])}) {r['role']}: {r['text']}"
+                                    for r in rows) or "(no memories)")
+            return 0
+    return None
+
+
+def _dispatch(ctx) -> int:
+    from . import cli_daemon
+    if ctx.args.command in cli_daemon.COMMANDS:
+        return cli_daemon.COMMANDS[ctx.args.command](ctx)
+    routed = _via_daemon(ctx)
+    if routed is not None:
+        return routed
+    return COMMANDS[ctx.args.command](ctx)
+
+
 COMMANDS = {"run": cmd_run, "chat": cmd_chat, "ask": cmd_ask, "transcribe": cmd_transcribe,
             "say": cmd_say, "memory": cmd_memory, "models": cmd_models}
 
@@ -272,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         ctx = Ctx(args)
-        return COMMANDS[args.command](ctx)
+        return _dispatch(ctx)
     except AssistantError as e:
         print(f"error: {e}", file=sys.stderr)
         return e.exit_code

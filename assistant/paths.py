@@ -21,6 +21,15 @@ class AppPaths:
     data_dir: Path      # memory database
     cache_dir: Path     # assembled models, checksum stamps
     state_dir: Path     # logs, metrics
+    runtime_dir: Path   # the daemon's control socket and instance lock
+
+    @property
+    def socket(self) -> Path:
+        return self.runtime_dir / "control.sock"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.runtime_dir / "daemon.lock"
 
     @property
     def memory_db(self) -> Path:
@@ -40,6 +49,7 @@ class AppPaths:
     def ensure(self) -> None:
         for d in (self.data_dir, self.cache_dir, self.state_dir):
             d.mkdir(parents=True, exist_ok=True)
+        self.runtime_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
 
 
 def _xdg(var: str, fallback: str) -> Path:
@@ -51,10 +61,13 @@ def resolve_paths(home: str | os.PathLike | None = None) -> AppPaths:
     home = home or os.environ.get("ASSISTANT_HOME")
     if home:
         root = Path(home).expanduser().resolve()
-        return AppPaths(root / "config.toml", root / "data", root / "cache", root / "logs")
+        return AppPaths(root / "config.toml", root / "data", root / "cache", root / "logs", root / "run")
+    state = _xdg("XDG_STATE_HOME", ".local/state") / APP
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
     return AppPaths(
         _xdg("XDG_CONFIG_HOME", ".config") / APP / "config.toml",
         _xdg("XDG_DATA_HOME", ".local/share") / APP,
         _xdg("XDG_CACHE_HOME", ".cache") / APP,
-        _xdg("XDG_STATE_HOME", ".local/state") / APP,
+        state,
+        Path(runtime) / APP if runtime else state / "run",
     )

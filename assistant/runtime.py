@@ -92,3 +92,67 @@ class Runtime:
         if tts:
             self.tts.warm()
         log.info("ready in %.2f s", time.perf_counter() - started)
+
+    # -- live reconfiguration ----------------------------------------------------------
+    RESTART_KEYS = {("audio", "input_device"), ("audio", "output_device"), ("memory", "embedding_model"),
+                    ("llm", "context_tokens"), ("llm", "threads")}
+
+    def reconfigure(self, new: Config) -> list[str]:
+        """Apply a new config, rebuilding only the components whose section changed.
+
+        Each replacement is built and warmed before it is swapped in, so a failure
+        (a model that will not load) leaves the old component serving; the caller keeps
+        the old config too.
+        """
+        old, actions = self.cfg, []
+        changed = [name for name in Config.model_fields if getattr(old, name) != getattr(new, name)]
+        needs_restart = sorted(f"{s}.{k}" for s, k in self.RESTART_KEYS
+                               if getattr(getattr(old, s), k) != getattr(getattr(new, s), k))
+        loaded = self.__dict__
+        swaps: dict[str, object] = {}
+        if "tts" in changed and "tts" in loaded:
+            if new.tts.voice != old.tts.voice:
+                from audio.tts import Synthesizer
+                swaps["tts"] = Synthesizer(new.tts, model_path(new, "tts", self.paths.model_cache, quiet=True))
+                swaps["tts"].warm()
+            else:
+                self.tts.cfg = new.tts
+                actions.append("tts settings apply from the next sentence")
+        if "stt" in changed and "stt" in loaded:
+            from audio.stt import Transcriber
+            if new.stt.model != old.stt.model or new.stt.compute_type != old.stt.compute_type \
+                    or new.stt.threads != old.stt.threads:
+                swaps["stt"] = Transcriber(new.stt, model_path(new, "stt", self.paths.model_cache, quiet=True))
+                swaps["stt"].warm()
+            else:
+                self.stt.cfg = new.stt
+                actions.append("stt settings apply from the next utterance")
+        if "llm" in changed and "llm" in loaded:
+            if new.llm.model != old.llm.model:
+                from .llm import LocalLLM
+                swaps["llm"] = LocalLLM(new.llm, model_path(new, "llm", self.paths.model_cache, quiet=True))
+                swaps["llm"].warm()
+            else:
+                self.llm.cfg = new.llm
+                actions.append("llm settings apply from the next turn")
+        for name, component in swaps.items():
+            loaded[name] = component
+            actions.append(f"reloaded {name}")
+        self.cfg = new
+        if "engine" in loaded:
+            self.engine.cfg = new
+            self.engine.llm = self.llm if "llm" in loaded else self.engine.llm
+        if "store" in loaded and new.memory.profile != old.memory.profile:
+            from memory.store import MemoryStore
+            loaded["store"] = MemoryStore(self.paths.memory_db, self.embedder.dim, new.memory.profile)
+            if "engine" in loaded:
+                self.engine.store = loaded["store"]
+            actions.append(f"memory profile is now {new.memory.profile!r}")
+        if "skills" in changed and "skills" in loaded:
+            from skills.index import BUILTIN_DOCS
+            self.skills.dirs = [BUILTIN_DOCS] + ([Path(new.skills.user_dir).expanduser()] if new.skills.user_dir else [])
+            self.skills.sync()
+            actions.append("skill docs re-indexed")
+        if needs_restart:
+            actions.append("restart needed for " + ", ".join(needs_restart))
+        return actions

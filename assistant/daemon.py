@@ -1,0 +1,281 @@
+"""The long-lived service: the voice loop on the real devices, a control socket, live config.
+
+    main thread: signals, config watch, watchdog     voice thread: VoiceLoop.run()
+    control threads: one per client (assistant/control.py)
+
+SIGTERM/SIGINT end it cleanly (the turn in flight is cut, memory flushed, socket and
+lock removed); SIGHUP reloads the config. A config edit that does not validate is
+reported in the log and in `status`, and the daemon carries on with the last good one.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from .config import Config, load_config
+from .control import ControlServer, ProtocolError, text_arg
+from .errors import AssistantError, ConfigError
+from .instance import InstanceLock
+from .paths import DEFAULT_CONFIG_FILE, AppPaths
+from .runtime import Runtime
+from .systemd import sd_notify, watchdog_interval_s
+from .voice_loop import VoiceLoop
+
+log = logging.getLogger(__name__)
+
+CONFIG_POLL_S = 0.5
+
+
+class SilentSource:
+    """Stands in for a microphone when there is none: the daemon still serves its socket."""
+
+    live = True
+    device_name = "(no microphone)"
+
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+
+    def frames(self) -> Iterator[np.ndarray]:
+        self._stop.wait()
+        return iter(())
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+class SilentSink:
+    """Stands in for a speaker when none can be opened."""
+
+    def write(self, samples) -> None: ...
+    def gap(self, seconds: float) -> None: ...
+    def interrupt(self) -> None: ...
+    def close(self) -> None: ...
+
+
+def _mtime(path: Path) -> float | None:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return None
+
+
+class Daemon:
+    def __init__(self, cfg: Config, paths: AppPaths, config_file: Path, config_required: bool) -> None:
+        self.cfg, self.paths = cfg, paths
+        self.config_file, self.config_required = config_file, config_required
+        self.config_errors: list[str] = []
+        self.config_actions: list[str] = []
+        self.started = time.time()
+        self._stop = threading.Event()
+        self._reload = threading.Event()
+        self._reload_lock = threading.Lock()
+        self._lock = InstanceLock(paths.lock_file)
+        self.runtime: Runtime | None = None
+        self.loop: VoiceLoop | None = None
+        self.server: ControlServer | None = None
+
+    # -- lifecycle ------------------------------------------------------------------
+    def run(self) -> int:
+        self._lock.acquire()
+        try:
+            return self._serve()
+        finally:
+            self._shutdown()
+
+    def _serve(self) -> int:
+        started = time.perf_counter()
+        sd_notify("STATUS=loading models")
+        self.runtime = rt = Runtime(self.cfg, self.paths, quiet=True)
+        rt.load(stt=True, tts=True, engine=True)
+        self.loop = VoiceLoop(rt, self._open_source(), self._open_sink(), on_turn=self._on_turn,
+                              on_state=self._on_state, on_notice=lambda text: log.info("%s", text))
+        self.server = ControlServer(self.paths.socket, self._handlers())
+        self.server.serve_in_background()
+        self._voice = voice = threading.Thread(target=self._run_voice, name="voice", daemon=True)
+        voice.start()
+        self._install_signals()
+        ready_s = time.perf_counter() - started
+        log.info("ready in %.2f s; control socket %s", ready_s, self.paths.socket)
+        sd_notify(f"READY=1\nSTATUS=listening on {getattr(self.loop.source, 'device_name', '?')}")
+        self.ready_s = ready_s
+        watchdog = watchdog_interval_s()
+        config_stamp = self._config_stamp()
+        next_ping = 0.0
+        while not self._stop.wait(CONFIG_POLL_S):
+            now = time.monotonic()
+            if watchdog and now >= next_ping and voice.is_alive():
+                sd_notify("WATCHDOG=1")
+                next_ping = now + watchdog
+            stamp = self._config_stamp()
+            if stamp != config_stamp or self._reload.is_set():
+                config_stamp = stamp
+                self._reload.clear()
+                self.reload()
+            if not voice.is_alive():
+                log.error("the voice loop stopped; shutting down")
+                return 1
+        return 0
+
+    def _run_voice(self) -> None:
+        try:
+            self.loop.run()
+        except Exception:
+            log.exception("voice loop failed")
+        finally:
+            self._stop.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self.loop is not None:
+            self.loop.stop()
+
+    def _shutdown(self) -> None:
+        sd_notify("STOPPING=1")
+        if self.loop is not None:
+            self.loop.stop()
+            voice = getattr(self, "_voice", None)
+            if voice is not None:
+                voice.join(timeout=15)      # the turn in flight is cut, then stored
+        if self.server is not None:
+            self.server.close()
+        store = self.runtime.__dict__.get("store") if self.runtime else None
+        if store is not None and hasattr(store, "flush"):
+            store.flush()
+        self._lock.release()
+        log.info("stopped")
+
+    def _install_signals(self) -> None:
+        signal.signal(signal.SIGTERM, lambda *_: self.stop())
+        signal.signal(signal.SIGINT, lambda *_: self.stop())
+        signal.signal(signal.SIGHUP, lambda *_: self._reload.set())
+
+    def _open_source(self):
+        from audio.capture import MicSource, has_input_device
+        if not has_input_device(self.cfg.audio.input_device):
+            log.warning("no microphone found; voice input is off (the control socket still works)")
+            return SilentSource()
+        return MicSource(self.cfg.audio.input_device, self.cfg.vad.frame_ms)
+
+    def _open_sink(self):
+        from audio.playback import SpeakerSink
+        try:
+            return SpeakerSink(self.runtime.tts.sample_rate, self.cfg.audio.output_device)
+        except AssistantError as e:
+            log.warning("%s; replies will not be heard", e)
+            return SilentSink()
+
+    # -- configuration --------------------------------------------------------------
+    def _config_stamp(self) -> tuple:
+        return (_mtime(self.config_file), _mtime(DEFAULT_CONFIG_FILE))
+
+    def reload(self) -> dict:
+        """Validate the config files and apply what changed; keep the last good config on error."""
+        with self._reload_lock:
+            return self._reload_config()
+
+    def _reload_config(self) -> dict:
+        try:
+            new = load_config(self.config_file, required=self.config_required)
+        except ConfigError as e:
+            self.config_errors = [str(e)]
+            log.error("%s (still running on the last good config)", e)
+            self._publish("config", {"ok": False, "error": str(e)})
+            return {"ok": False, "error": str(e)}
+        try:
+            actions = self.runtime.reconfigure(new)
+        except AssistantError as e:
+            self.config_errors = [str(e)]
+            log.error("%s (still running on the last good config)", e)
+            self._publish("config", {"ok": False, "error": str(e)})
+            return {"ok": False, "error": str(e)}
+        if new.vad != self.cfg.vad:
+            self.loop.reset_endpointer()
+            actions.append("vad settings applied")
+        self.cfg = new
+        self.config_errors = []
+        self.config_actions = actions
+        if actions:
+            log.info("config reloaded: %s", "; ".join(actions))
+        self._publish("config", {"ok": True, "applied": actions})
+        return {"ok": True, "applied": actions}
+
+    # -- events and control ---------------------------------------------------------
+    def _publish(self, event: str, data) -> None:
+        if self.server is not None:
+            self.server.events.publish(event, data)
+
+    def _on_state(self, state: str) -> None:
+        self._publish("state", {"state": state})
+
+    def _on_turn(self, record) -> None:
+        self._publish("turn", asdict(record))
+
+    def status(self) -> dict:
+        from models.resolve import describe
+        loop = self.loop
+        return {
+            "state": loop.state if loop else "starting",
+            "muted": loop.muted if loop else False,
+            "pid": os.getpid(),
+            "uptime_s": round(time.time() - self.started, 1),
+            "ready_s": round(getattr(self, "ready_s", 0.0), 2),
+            "input": getattr(loop.source, "device_name", None) if loop else None,
+            "turns": loop.turns if loop else 0,
+            "last_turn_latency_ms": loop.last_turn.latency_ms if loop and loop.last_turn else None,
+            "models": [describe(self.cfg, s, self.paths.model_cache, verify=False).as_dict()
+                       for s in ("stt", "llm", "tts", "embeddings")],
+            "config_file": str(self.config_file),
+            "config_errors": self.config_errors,
+            "config_applied": self.config_actions,
+            "settings": {"tts.speed": self.cfg.tts.speed, "llm.temperature": self.cfg.llm.temperature,
+                         "tts.voice": self.cfg.tts.voice, "stt.model": self.cfg.stt.model},
+        }
+
+    def _handlers(self) -> dict:
+        loop, rt = self.loop, self.runtime
+
+        def ask(args):
+            from .engine import ReplyDone, Retrieved, Sentence
+            text, speak = text_arg(args), bool(args.get("speak", False))
+            reply, memories = "", []
+            for event in rt.engine.respond(text):
+                if isinstance(event, Retrieved):
+                    memories = [h.as_dict() for h in event.memories]
+                elif isinstance(event, Sentence) and speak:
+                    loop.say(event.text)
+                elif isinstance(event, ReplyDone):
+                    reply = event.text
+            return {"question": text, "reply": reply, "memories": memories}
+
+        def memory_search(args):
+            query = text_arg(args, "query")
+            k = args.get("k", 10)
+            if not isinstance(k, int) or not 1 <= k <= 100:
+                raise ProtocolError("\"k\" must be an integer from 1 to 100")
+            return [h.as_dict() for h in rt.store.search(rt.embedder.embed_one(query), k)]
+
+        def mute(_args, value=True):
+            loop.mute(value)
+            return {"muted": value}
+
+        return {
+            "ping": lambda args: "pong",
+            "status": lambda args: self.status(),
+            "say": lambda args: loop.say(text_arg(args)) or {"said": text_arg(args)},
+            "ask": ask,
+            "listen": lambda args: loop.listen() or {"listening": True},
+            "mute": mute,
+            "unmute": lambda args: mute(args, False),
+            "stop": lambda args: loop.interrupt() or {"stopped": True},
+            "reload": lambda args: self.reload(),
+            "memory.search": memory_search,
+            "shutdown": lambda args: self.stop() or {"stopping": True},
+        }
