@@ -46,6 +46,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--realtime", action="store_true", help="pace --input at real-time speed")
     run.add_argument("--metrics", metavar="FILE.jsonl", help="write one JSON object per turn")
     run.add_argument("--demo", action="store_true", help="run on the bundled demo recording")
+    run.add_argument("--listen-mode", choices=["wake", "conversation", "push_to_talk"],
+                     help="override audio.listen_mode (default for --input: conversation)")
 
     sub.add_parser("chat", parents=[common], help="a text conversation, same engine and memory")
     ask = sub.add_parser("ask", parents=[common], help="one turn: print the reply")
@@ -230,6 +232,9 @@ def cmd_run(ctx: Ctx) -> int:
                   f"({DEMO_WAV.name}); use --input FILE.wav for your own", file=sys.stderr)
         input_path = str(DEMO_WAV)
         output_path = output_path or str(ctx.paths.state_dir / "demo-replies.wav")
+    if not input_path and cfg.audio.echo_handling == "aec":
+        from audio.echo import ensure_echo_cancel
+        ensure_echo_cancel()
     source = FileSource(input_path, cfg.vad.frame_ms, realtime=args.realtime) if input_path \
         else MicSource(cfg.audio.input_device, cfg.vad.frame_ms)
     rt = ctx.runtime()
@@ -255,6 +260,8 @@ def cmd_run(ctx: Ctx) -> int:
         print(f"latency:    from end of speech: {latency}", flush=True)
 
     loop = VoiceLoop(rt, source, sink, on_turn=show, metrics=MetricsWriter(Path(args.metrics) if args.metrics else None))
+    # A recording is addressed to the assistant by construction; a live mic is not.
+    loop.listen_mode = args.listen_mode or ("conversation" if input_path else None)
     stop = lambda *_: source.stop()  # noqa: E731
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, stop)

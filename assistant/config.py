@@ -24,7 +24,16 @@ class Section(BaseModel):
 class AudioConfig(Section):
     input_device: str = ""              # sounddevice name or index; "" = system default
     output_device: str = ""
-    mute_mic_while_speaking: bool = True  # half-duplex: never hear our own voice
+    # How the assistant avoids hearing itself: "gate" drops the mic while it speaks (safe
+    # with any speakers, no barge-in); "aec" uses PulseAudio/PipeWire's webrtc echo canceller
+    # and allows barge-in; "none" is for headsets, where the mic cannot hear the speaker.
+    echo_handling: Literal["gate", "aec", "none"] = "gate"
+    barge_in_min_speech_ms: int = Field(240, ge=60, le=3000)
+    # "wake": only speech that says the assistant's name (llm.assistant_name) is answered,
+    # plus follow-ups for follow_up_s after a reply; "conversation": every utterance;
+    # "push_to_talk": only after `assistant listen` (or the control socket's `listen`).
+    listen_mode: Literal["wake", "conversation", "push_to_talk"] = "wake"
+    follow_up_s: float = Field(8.0, ge=0.0, le=600.0)
     gap_between_replies_ms: int = Field(300, ge=0, le=5000)
 
 
@@ -35,7 +44,10 @@ class VadConfig(Section):
     start_window_ms: int = Field(300, ge=30, le=2000)
     start_ratio: float = Field(0.6, gt=0.0, le=1.0)
     min_speech_ms: int = Field(250, ge=0, le=10000)
-    trailing_silence_ms: int = Field(600, ge=90, le=5000)
+    trailing_silence_ms: int = Field(700, ge=90, le=5000)
+    energy_margin_db: float = Field(6.0, ge=0.0, le=40.0)
+    speculative_ms: int = Field(210, ge=0, le=5000)
+    adaptive_endpoint: bool = True
     max_utterance_s: float = Field(30.0, gt=0.0, le=300.0)
 
 

@@ -159,6 +159,9 @@ class Daemon:
 
     def _open_source(self):
         from audio.capture import MicSource, has_input_device
+        if self.cfg.audio.echo_handling == "aec":
+            from audio.echo import ensure_echo_cancel
+            ensure_echo_cancel()
         if not has_input_device(self.cfg.audio.input_device):
             log.warning("no microphone found; voice input is off (the control socket still works)")
             return SilentSource()
@@ -224,6 +227,9 @@ class Daemon:
         return {
             "state": loop.state if loop else "starting",
             "muted": loop.muted if loop else False,
+            "listen_mode": loop.mode if loop else None,
+            "barge_ins": loop.barge_ins if loop else 0,
+            "barge_in_stop_ms": loop.barge_in_stop_ms if loop else None,
             "pid": os.getpid(),
             "uptime_s": round(time.time() - self.started, 1),
             "ready_s": round(getattr(self, "ready_s", 0.0), 2),
@@ -262,6 +268,13 @@ class Daemon:
                 raise ProtocolError("\"k\" must be an integer from 1 to 100")
             return [h.as_dict() for h in rt.store.search(rt.embedder.embed_one(query), k)]
 
+        def mode(args):
+            value = args.get("mode")
+            if value not in ("wake", "conversation", "push_to_talk"):
+                raise ProtocolError("\"mode\" must be one of: wake, conversation, push_to_talk")
+            loop.listen_mode = value
+            return {"mode": value}
+
         def mute(_args, value=True):
             loop.mute(value)
             return {"muted": value}
@@ -275,6 +288,7 @@ class Daemon:
             "mute": mute,
             "unmute": lambda args: mute(args, False),
             "stop": lambda args: loop.interrupt() or {"stopped": True},
+            "mode": mode,
             "reload": lambda args: self.reload(),
             "memory.search": memory_search,
             "shutdown": lambda args: self.stop() or {"stopping": True},

@@ -49,6 +49,9 @@ TurnEvent = Union[Retrieved, Sentence, ReplyDone]
 # The user's own statements are the ground truth; the assistant's replies only echo them
 # (and may be wrong), so they rank a little lower. A user's question states nothing.
 ASSISTANT_REPLY_PENALTY = 0.1
+# The first clause of a reply goes to the voice alone once it has this many words, so
+# speech starts before the whole first sentence is written.
+FIRST_CLAUSE_WORDS = 4
 
 
 def _is_question(text: str) -> bool:
@@ -89,7 +92,9 @@ class Engine:
         return memory
 
     def respond(self, user_text: str, timings: TurnTimings | None = None,
-                cancel: threading.Event | None = None) -> Iterator[TurnEvent]:
+                cancel: threading.Event | None = None, store_reply: bool = True) -> Iterator[TurnEvent]:
+        """One turn. ``store_reply=False`` leaves storing the reply to the caller, which
+        knows what was really spoken (the voice loop, after a barge-in)."""
         timings = timings or TurnTimings()
         with self._lock:
             vector, memories, docs = self.retrieve(user_text)
@@ -97,7 +102,7 @@ class Engine:
             yield Retrieved(memories, docs)
             messages = build_messages(self.cfg.llm, user_text, self.history, memories, docs)
             self.remember("user", user_text, vector)   # stored before generation: never lost
-            splitter, parts, index = SentenceSplitter(), [], 0
+            splitter, parts, index = SentenceSplitter(first_clause_words=FIRST_CLAUSE_WORDS), [], 0
             for piece in self.llm.stream(messages, cancel=cancel):
                 timings.mark("first_token")
                 parts.append(piece)
@@ -112,7 +117,7 @@ class Engine:
             reply = "".join(parts).strip()
             cancelled = bool(cancel and cancel.is_set())
             timings.mark("reply_done")
-            if reply:
+            if reply and store_reply:
                 started = time.perf_counter()
                 self.remember("assistant", reply + (" [interrupted]" if cancelled else ""))
                 log.debug("stored reply in %.0f ms", (time.perf_counter() - started) * 1000)

@@ -15,13 +15,32 @@ ABBREVIATIONS = {"mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "vs", "etc",
 _END = re.compile(r"([.!?]+[\"')\]]*|\n+)(\s+)")
 
 
+_CLAUSE = re.compile(r"([,;:]|\s[-–—])(\s+)")
+
+
 @dataclass
 class SentenceSplitter:
     min_chars: int = 12
+    first_clause_words: int = 0     # >0: the first chunk may end at a comma once it has this many words
     _buf: str = field(default="", init=False)
+    _emitted: int = field(default=0, init=False)
 
     def feed(self, text: str) -> Iterator[str]:
+        """Speech starts sooner when the first clause ("Sure, ...") goes to the voice alone."""
         self._buf += text
+        if self.first_clause_words and not self._emitted:
+            for m in _CLAUSE.finditer(self._buf):
+                head = self._buf[:m.end(1)].strip()
+                if len(head.split()) >= self.first_clause_words and not _END.search(head + " "):
+                    self._emitted += 1
+                    self._buf = self._buf[m.end():]
+                    yield head
+                    break
+        for sentence in self._sentences():
+            self._emitted += 1
+            yield sentence
+
+    def _sentences(self) -> Iterator[str]:
         start = 0
         for m in _END.finditer(self._buf):
             candidate = self._buf[start:m.end(1)].strip()

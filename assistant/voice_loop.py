@@ -20,10 +20,12 @@ from typing import Callable
 
 from audio.capture import AudioSource
 from audio.playback import AudioSink
-from audio.vad import Endpointer, Utterance
+from audio.stt import Transcript
+from audio.vad import Endpointer, Pause, Utterance
 
 from .engine import ReplyDone, Retrieved, Sentence
 from .errors import AssistantError
+from .wake import find_wake
 from .metrics import MetricsWriter, TurnRecord, TurnTimings
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,8 @@ class _Turn:
     reply: str = ""
     cancelled: bool = False
     cancel: threading.Event = field(default_factory=threading.Event)
+    spoken: list[str] = field(default_factory=list)   # what the speaker really played
+    cut: bool = False
 
 
 @dataclass
@@ -52,6 +56,19 @@ class _Speak:
 @dataclass
 class _EndOfReply:
     turn: _Turn
+
+
+_TRAILING_WORDS = {"and", "or", "but", "the", "a", "an", "to", "of", "my", "your", "in", "on", "at",
+                   "for", "with", "is", "are", "was", "that", "because", "so", "if", "when", "um", "uh"}
+
+
+def looks_complete(text: str) -> bool:
+    """A question, or a statement of four words or more that does not stop on a word that
+    needs a continuation ("... my sister and"). Whisper punctuates what it hears as done."""
+    words = text.rstrip(" .?!").split()
+    if not words or words[-1].lower().strip(",") in _TRAILING_WORDS or text.rstrip().endswith(","):
+        return False
+    return text.rstrip().endswith("?") and len(words) >= 2 or text.rstrip().endswith((".", "!")) and len(words) >= 4
 
 
 class State:
@@ -75,15 +92,28 @@ class VoiceLoop:
     _speaking: bool = False
     _listen_once: bool = False
     _current: _Turn | None = None
+    _follow_up_until: float = 0.0
+    listen_mode: str | None = None        # overrides audio.listen_mode (control socket, --listen-mode)
+    barge_ins: int = 0
+    barge_in_stop_ms: float | None = None   # detection → playback stopped, for the last barge-in
+    _barge_in_at: float = 0.0
 
     def __post_init__(self) -> None:
-        cfg = self.runtime.cfg
-        self.endpointer = Endpointer(cfg.vad)
-        self.gate_mic = self.source.live and cfg.audio.mute_mic_while_speaking
-        self._utterances: queue.Queue[Utterance | None] = queue.Queue()
+        self.endpointer = self._new_endpointer()
+        self._utterances: queue.Queue[Utterance | Pause | None] = queue.Queue()
         self._speech: queue.Queue[_Speak | _EndOfReply | None] = queue.Queue()
+        self._writes: queue.Queue[tuple[str, str] | None] = queue.Queue()
         self._pending = 0                 # utterances and replies not yet fully spoken
         self._lock = threading.Lock()
+
+    @property
+    def mode(self) -> str:
+        return self.listen_mode or self.runtime.cfg.audio.listen_mode
+
+    @property
+    def gate_mic(self) -> bool:
+        """Drop the mic while speaking: live input, and no echo canceller or headset."""
+        return self.source.live and self.runtime.cfg.audio.echo_handling == "gate"
 
     # -- control, from any thread -----------------------------------------------------
     def stop(self) -> None:
@@ -96,7 +126,7 @@ class VoiceLoop:
         self._update_state()
 
     def listen(self) -> None:
-        """Push-to-talk: take the next utterance even while muted."""
+        """Push-to-talk: take the next utterance, even while muted or without the wake phrase."""
         self._listen_once = True
 
     def say(self, text: str) -> None:
@@ -122,8 +152,12 @@ class VoiceLoop:
             self._speech.put(item)
         self.sink.interrupt()
 
+    def _new_endpointer(self) -> Endpointer:
+        vad = self.runtime.cfg.vad
+        return Endpointer(vad, speculative_ms=vad.speculative_ms)
+
     def reset_endpointer(self) -> None:
-        self.endpointer = Endpointer(self.runtime.cfg.vad)
+        self.endpointer = self._new_endpointer()
 
     def _set_state(self, state: str) -> None:
         if state != self.state:
@@ -144,17 +178,27 @@ class VoiceLoop:
     def run(self) -> int:
         turn_worker = threading.Thread(target=self._turn_worker, name="turns", daemon=True)
         speech_worker = threading.Thread(target=self._speech_worker, name="speech", daemon=True)
+        writer = threading.Thread(target=self._memory_writer, name="memory-writer", daemon=True)
         turn_worker.start()
         speech_worker.start()
+        writer.start()
         try:
             for frame in self.source.frames():
-                if (self.muted and not self._listen_once) or (self.gate_mic and self.is_speaking()):
+                closed = (self.muted or self.mode == "push_to_talk") and not self._listen_once
+                speaking = self.is_speaking()
+                if closed or (speaking and self.gate_mic):
                     if self.endpointer.in_speech:
                         self.endpointer.reset()      # never hear our own voice
                     continue
                 was_in_speech = self.endpointer.in_speech
                 utterance = self.endpointer.feed(frame)
-                if utterance is not None:
+                if (speaking and self.source.live
+                        and self.endpointer.voiced_ms >= self.runtime.cfg.audio.barge_in_min_speech_ms):
+                    self._barge_in()
+                if isinstance(utterance, Pause):
+                    self._utterances.put(utterance)
+                elif utterance is not None:
+                    utterance.addressed = self._listen_once
                     self._listen_once = False
                     self._enqueue(utterance)
                 elif self.endpointer.in_speech != was_in_speech:
@@ -167,8 +211,22 @@ class VoiceLoop:
             turn_worker.join()
             self._speech.put(None)
             speech_worker.join()
+            self._writes.put(None)
+            writer.join()
             self.sink.close()
         return self.turns
+
+    def _barge_in(self) -> None:
+        """The user talks over the reply: stop the voice and the LLM, keep listening."""
+        if self._current is None and self._speech.empty() and not self._speaking:
+            return
+        self.barge_ins += 1
+        self._barge_in_at = time.perf_counter()
+        log.info("barge-in: stopping the reply")
+        self.interrupt()
+        if not self._speaking:           # nothing was playing: stopped already
+            self.barge_in_stop_ms = 0.0
+        self._speaking_until = 0.0
 
     def _enqueue(self, utterance: Utterance) -> None:
         with self._lock:
@@ -187,22 +245,41 @@ class VoiceLoop:
     # -- stage 2: STT and the engine -------------------------------------------------
     def _turn_worker(self) -> None:
         number = 0
-        while (utterance := self._utterances.get()) is not None:
+        speculative: dict[int, tuple[int, Transcript]] = {}
+        while (item := self._utterances.get()) is not None:
+            if isinstance(item, Pause):
+                self._transcribe_pause(item, speculative)
+                continue
+            utterance = item
             timings = TurnTimings(speech_end=utterance.speech_end)
             handed_over = False
             try:
-                transcript = self.runtime.stt.transcribe(utterance.audio)
+                cached = speculative.pop(utterance.id, None)
+                if cached is not None and cached[0] == utterance.voiced_ms:
+                    transcript = cached[1]          # nothing was said after the pause
+                else:
+                    transcript = self.runtime.stt.transcribe(utterance.audio)
+                speculative.clear()
                 timings.mark("transcript_ready")
                 if not transcript.accepted:
                     log.info("ignored %.1f s of audio: %s (no_speech=%.2f logprob=%.2f)",
                              utterance.duration_s, transcript.dropped, transcript.no_speech_prob,
                              transcript.avg_logprob)
                     continue
+                text = self._addressed(utterance, transcript.text)
+                if text is None:
+                    log.info("not addressed (listen mode %s): %r", self.mode, transcript.text)
+                    continue
+                if not text:
+                    self.say("Yes?")                 # just the name: ready for the request
+                    self._follow_up_until = time.monotonic() + self.runtime.cfg.audio.follow_up_s + 5
+                    continue
                 number += 1
-                turn = _Turn(number, utterance, timings, transcript=transcript.text)
+                turn = _Turn(number, utterance, timings, transcript=text)
                 self._current = turn
-                self.on_notice(f"you: {transcript.text}")
-                for event in self.runtime.engine.respond(transcript.text, timings, cancel=turn.cancel):
+                self.on_notice(f"you: {text}")
+                for event in self.runtime.engine.respond(text, timings, cancel=turn.cancel,
+                                                         store_reply=False):
                     if isinstance(event, Retrieved):
                         turn.retrieved = event
                     elif isinstance(event, Sentence):
@@ -221,6 +298,26 @@ class VoiceLoop:
                 if not handed_over:
                     self._done_one()
 
+    def _addressed(self, utterance: Utterance, text: str) -> str | None:
+        """The request in ``text`` if it is meant for the assistant, else None."""
+        if self.mode != "wake" or utterance.addressed or time.monotonic() < self._follow_up_until:
+            return text
+        return find_wake(text, self.runtime.cfg.llm.assistant_name)
+
+    def _transcribe_pause(self, pause: Pause, speculative: dict) -> None:
+        """STT while the trailing silence runs; end the utterance early if it is complete."""
+        if not self._utterances.empty():
+            return                     # the utterance already ended: no time to gain
+        try:
+            transcript = self.runtime.stt.transcribe(pause.audio)
+        except Exception:
+            log.exception("speculative transcription failed")
+            return
+        speculative.clear()
+        speculative[pause.utterance_id] = (pause.voiced_ms, transcript)
+        if self.runtime.cfg.vad.adaptive_endpoint and transcript.accepted and looks_complete(transcript.text):
+            self.endpointer.end_now(pause.utterance_id, pause.voiced_ms)
+
     # -- stage 3: TTS and playback ----------------------------------------------------
     def _speech_worker(self) -> None:
         while (item := self._speech.get()) is not None:
@@ -236,7 +333,12 @@ class VoiceLoop:
                         self._update_state()
                         if item.turn is not None:
                             item.turn.timings.mark("first_audio")
-                        self.sink.write(audio)
+                        played = self.sink.write(audio)
+                        if played < len(audio) and self._barge_in_at:
+                            self.barge_in_stop_ms = round((time.perf_counter() - self._barge_in_at) * 1000, 1)
+                            log.info("playback stopped %.0f ms after the barge-in", self.barge_in_stop_ms)
+                        if item.turn is not None:
+                            self._record_played(item.turn, item.text, played, len(audio))
                     continue
                 self.sink.gap(self.runtime.cfg.audio.gap_between_replies_ms / 1000)
                 self._finish(item.turn)
@@ -253,10 +355,35 @@ class VoiceLoop:
                 else:
                     self._update_state()
 
+    @staticmethod
+    def _record_played(turn: _Turn, text: str, played: int, total: int) -> None:
+        if played >= total:
+            turn.spoken.append(text)
+            return
+        words = text.split()
+        heard = words[:round(len(words) * played / max(total, 1))]
+        if heard:
+            turn.spoken.append(" ".join(heard))
+        turn.cut = True
+
+    def _memory_writer(self) -> None:
+        """Store replies off the speech path: a slow disk never delays the next sentence."""
+        while (item := self._writes.get()) is not None:
+            try:
+                self.runtime.engine.remember(*item)
+            except Exception:
+                log.exception("could not store the reply")
+
     def _finish(self, turn: _Turn) -> None:
         self.turns += 1
         if self._current is turn:
             self._current = None
+        interrupted = turn.cut or turn.cancelled or turn.cancel.is_set()
+        stored = " ".join(turn.spoken) + (" [interrupted]" if interrupted else "")
+        if stored.strip():
+            self._writes.put(("assistant", stored.strip()))
+        turn.reply = " ".join(turn.spoken) if interrupted else turn.reply
+        self._follow_up_until = time.monotonic() + self.runtime.cfg.audio.follow_up_s
         retrieved = turn.retrieved or Retrieved([], [])
         record = TurnRecord(
             turn=turn.number, transcript=turn.transcript, reply=turn.reply,
@@ -265,7 +392,7 @@ class VoiceLoop:
             latency_ms=turn.timings.relative_ms(),
             input_position_s=round(turn.utterance.stream_end_s, 2)
             if turn.utterance is not None and not self.source.live else None,
-            interrupted=turn.cancelled or turn.cancel.is_set())
+            interrupted=interrupted)
         log.info("turn %d: %s", turn.number, turn.timings.summary())
         self.last_turn = record
         self.metrics.write(record)

@@ -13,7 +13,8 @@ from .wavio import write_wav
 
 
 class AudioSink(Protocol):
-    def write(self, samples: np.ndarray) -> None: ...
+    def write(self, samples: np.ndarray) -> int:
+        """Play samples; return how many were played before an interrupt."""
 
     def gap(self, seconds: float) -> None: ...
 
@@ -31,9 +32,10 @@ class WavSink:
         self._lock = threading.Lock()
         self.path.parent.mkdir(parents=True, exist_ok=True)
 
-    def write(self, samples: np.ndarray) -> None:
+    def write(self, samples: np.ndarray) -> int:
         with self._lock:
             self._chunks.append(samples.astype(np.int16, copy=False))
+        return len(samples)
 
     def gap(self, seconds: float) -> None:
         if self._chunks:
@@ -59,19 +61,23 @@ class SpeakerSink:
         self._interrupted = threading.Event()
         dev = None if device == "" else (int(device) if device.isdigit() else device)
         try:
-            self._stream = sd.OutputStream(samplerate=sample_rate, channels=1, dtype="int16", device=dev)
+            self._stream = sd.OutputStream(samplerate=sample_rate, channels=1, dtype="int16", device=dev,
+                                           latency="low")
             self._stream.start()
         except Exception as e:
             raise AudioInputError(f"cannot open speaker {device or '(default)'} ({e}); "
                                   "check audio.output_device in config.toml, or use --output FILE.wav")
 
-    def write(self, samples: np.ndarray) -> None:
+    def write(self, samples: np.ndarray) -> int:
         self._interrupted.clear()
         block = int(self.BLOCK_S * self.sample_rate)
         for start in range(0, len(samples), block):
             if self._interrupted.is_set():
-                return
+                self._stream.abort()          # drop what is buffered: silence now, not later
+                self._stream.start()
+                return start
             self._stream.write(np.ascontiguousarray(samples[start:start + block]).reshape(-1, 1))
+        return len(samples)
 
     def gap(self, seconds: float) -> None:
         self.write(np.zeros(int(seconds * self.sample_rate), dtype=np.int16))

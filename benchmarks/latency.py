@@ -133,7 +133,9 @@ def main(argv: list[str] | None = None) -> int:
         turns: list[TurnRecord] = []
         source = FileSource(row["path"], cfg.vad.frame_ms, realtime=args.realtime)
         sink = WavSink(Path(tmp.name) / "replies.wav", runtime.tts.sample_rate)
-        VoiceLoop(runtime, source, sink, on_turn=turns.append).run()
+        loop = VoiceLoop(runtime, source, sink, on_turn=turns.append)
+        loop.listen_mode = "conversation"      # recordings are addressed to the assistant
+        loop.run()
         if not turns:
             no_turn.append(row["file"])
         for record in turns:

@@ -204,6 +204,7 @@ def test_spoken_reply_from_the_daemon_on_the_virtual_devices(daemon, runtime, tm
     recorder = subprocess.Popen(["parec", "-d", "spk.monitor", "--rate=16000", "--channels=1",
                                  "--format=s16le", "--file-format=wav", str(heard)])
     try:
+        assert daemon.call("listen") == {"listening": True}    # push-to-talk: no wake phrase needed
         subprocess.run(["paplay", "--device=mic", str(TEST_DATA / "speech" / "lhotse_ami_ES2011a_40-46s.wav")],
                        check=True, timeout=60)
         watcher.join(120)

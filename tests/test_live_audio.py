@@ -31,7 +31,7 @@ def test_spoken_reply_comes_out_of_the_speaker(pulse, runtime, tmp_path):
     heard = tmp_path / "speaker.wav"
     with open(out_log, "w") as out, open(err_log, "w") as err:
         daemon = subprocess.Popen([sys.executable, "-m", "assistant", "--home", str(tmp_path / "home"),
-                                   "--json", "run"], stdout=out, stderr=err, cwd=REPO, env=env)
+                                   "--json", "run", "--listen-mode", "conversation"], stdout=out, stderr=err, cwd=REPO, env=env)
     recorder = subprocess.Popen(["parec", "-d", "spk.monitor", "--rate=16000", "--channels=1",
                                  "--format=s16le", "--file-format=wav", str(heard)], env=env)
     try:
