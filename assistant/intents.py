@@ -25,7 +25,7 @@ class Forget:
 
 Intent = Remember | Forget
 
-_POLITE = r"(?:(?:please|hey|ok(?:ay)?|so|and|also|oh)[\s,]+)*"
+_POLITE = r"(?:(?:please|hey|ok(?:ay)?|so|and|also|oh|actually|no|wait)[\s,]+)*"
 _REMEMBER = re.compile(_POLITE + r"(?:(?:can|could|would|will) you\s+)?(?:please\s+)?"
                        r"(?:remember|don'?t forget|do not forget|make a note|note|keep in mind)"
                        r"(?:\s+that|\s*:|,)?\s+(?P<fact>.+?)[\s.!]*$", re.I | re.S)
