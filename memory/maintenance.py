@@ -181,10 +181,10 @@ class Maintainer:
             q = np.asarray(sample[i]["vector"], np.float32)
             q = q + rng.normal(0, 0.02, q.shape).astype(np.float32)
             exact = {r["_rowid"] for r in table.search(q).metric("cosine").bypass_vector_index()
-                     .with_row_id(True).select(["id"]).limit(k).to_list()}
+                     .with_row_id(True).limit(k).to_list()}
             saved, self.ann = self.ann, {**self.ann, **params}
             approx = {r["_rowid"] for r in self.tune(table.search(q).metric("cosine"))
-                      .with_row_id(True).select(["id"]).limit(k).to_list()}
+                      .with_row_id(True).limit(k).to_list()}
             self.ann = saved
             total += len(exact & approx) / max(len(exact), 1)
         return total / max(len(picks), 1)

@@ -88,7 +88,7 @@ def test_3000_single_turns_stay_within_bounded_files(runtime, tmp_path, distract
     assert stats["fragment_stats"]["num_fragments"] <= 16      # what a query has to open
     assert len(data_files) <= 20, len(data_files)              # on disk, after cleanup
     assert disk < 25e6, disk
-    assert len(store.table.list_versions()) <= 5
+    assert len(store.table.list_versions()) <= 20            # pruned at every compaction
     hits = service(MemoryStore(db, runtime.embedder.dim), runtime.embedder).search("Who adopted a cat?", 3)
     assert hits and "adopted a cat" in hits[0].memory.text
 
@@ -103,20 +103,21 @@ def test_ann_index_is_built_past_the_threshold_and_checked_against_exact(runtime
     store.add_now([Memory(text=f"row {i}", role="user", session_id="s", seq=i) for i in range(4000)], vectors)
     ann = json.loads((tmp_path / "db" / "memories.ann.json").read_text())
     assert ann["recall_at_10"] >= 0.95 and ann["rows"] == 4000
-    assert any(i.index_type.startswith("IVF") for i in store.table.list_indices())
+    assert any(i.index_type == "IvfPq" for i in store.table.list_indices())
     top = store.dense(vectors[7], 1)[0][0]
     assert top["text"] == "row 7"
 
 
 WRITER = textwrap.dedent("""
     import sys, time
+    from pathlib import Path
     sys.path.insert(0, {repo!r})
     from memory.embeddings import Embedder
     from memory.store import Memory, MemoryStore, StoreSettings, describe
     from tests.test_memory_store import distractors
     from benchmarks.memory_locomo import packaged_model_dir
     embedder = Embedder(packaged_model_dir())
-    store = MemoryStore({db!r}, embedder.dim, settings=StoreSettings(flush_rows=2, compact_fragments=4))
+    store = MemoryStore(Path({db!r}), embedder.dim, settings=StoreSettings(flush_rows=2, compact_fragments=4))
     print("ready", flush=True)
     for i, text in enumerate(distractors({n})):
         m = Memory(text=text, role="user", session_id="daemon", seq=i)
