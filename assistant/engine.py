@@ -65,12 +65,7 @@ def rank_memories(hits: list[Hit], k: int) -> list[Hit]:
 
 
 def retrieval_settings(cfg: Config) -> RetrievalSettings:
-    m = cfg.memory
-    return RetrievalSettings(k=m.top_k, min_relevance=m.min_relevance, candidates=m.candidates,
-                             dense_weight=m.dense_weight, neighbour_weight=m.neighbour_weight,
-                             fact_boost=m.fact_boost, recency_weight=m.recency_weight,
-                             recency_half_life_days=m.recency_half_life_days,
-                             dedup_similarity=m.dedup_similarity, context=m.neighbour_context)
+    return RetrievalSettings.from_config(cfg.memory)
 
 
 class Engine:

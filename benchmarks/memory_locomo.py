@@ -27,8 +27,10 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from assistant.config import load_config  # noqa: E402
 from memory.embeddings import Embedder  # noqa: E402
-from memory.retrieval import RetrievalSettings, search  # noqa: E402
+from memory.retrieval import RetrievalSettings  # noqa: E402
+from memory.service import MemoryService  # noqa: E402
 from memory.store import Memory, MemoryStore, StoreSettings, describe  # noqa: E402
 from models.registry import EMBEDDINGS  # noqa: E402
 
@@ -77,9 +79,9 @@ def main() -> int:
     embedder = Embedder(packaged_model_dir())
     embedder.warm()
     print(f"embedder: {embedder.backend}, loaded in {time.perf_counter() - started:.2f} s", flush=True)
-    modes = {"hybrid": RetrievalSettings(k=10, min_relevance=-10.0),
-             "dense": RetrievalSettings(k=10, min_relevance=-10.0, mode="dense"),
-             "bm25": RetrievalSettings(k=10, min_relevance=-10.0, mode="bm25")}
+    # The product's defaults (config.toml [memory]), but k=10 and no relevance cut-off.
+    product = replace(RetrievalSettings.from_config(load_config(None).memory), k=10, min_relevance=-10.0)
+    modes = {"hybrid": product, "dense": replace(product, mode="dense"), "bm25": replace(product, mode="bm25")}
     results = {m: {"r5": [], "r10": [], "all10": [], "cat": defaultdict(list), "lat": []} for m in modes}
     embed_rows, embed_s = 0, 0.0
     with tempfile.TemporaryDirectory() as tmp:
@@ -101,9 +103,9 @@ def main() -> int:
                 if not wanted:
                     continue
                 for mode, settings in modes.items():
+                    service = MemoryService(store, embedder, replace(settings, now=now))
                     t = time.perf_counter()
-                    vector = embedder.embed_one(q["question"])
-                    hits = search(store, q["question"], vector, replace(settings, now=now))
+                    hits = service.search(q["question"])        # embeds the question, then searches
                     results[mode]["lat"].append((time.perf_counter() - t) * 1000)
                     got = [h.memory.ref for h in hits]
                     r10 = len(wanted & set(got[:10])) / len(wanted)

@@ -16,13 +16,18 @@ from __future__ import annotations
 
 import math
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from typing import Callable
 
 import numpy as np
 
 from .store import Hit, MemoryStore, row_memory
 
 BM25_FLOOR = 4.0    # a lone weak keyword match must not score like a perfect one
+# Full-text search runs beside the embedding and the vector search (LanceDB releases
+# the GIL): on 2 cores this hides most of its cost.
+_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="memory-fts")
 
 
 @dataclass(frozen=True)
@@ -40,25 +45,37 @@ class RetrievalSettings:
     context: bool = True
     now: float | None = None            # for recency; None = the clock
 
+    @classmethod
+    def from_config(cls, m) -> "RetrievalSettings":
+        """From the ``[memory]`` section of config.toml."""
+        return cls(k=m.top_k, min_relevance=m.min_relevance, candidates=m.candidates,
+                   dense_weight=m.dense_weight, neighbour_weight=m.neighbour_weight,
+                   fact_boost=m.fact_boost, recency_weight=m.recency_weight,
+                   recency_half_life_days=m.recency_half_life_days,
+                   dedup_similarity=m.dedup_similarity, context=m.neighbour_context)
+
 
 def _vec(row: dict) -> np.ndarray:
     return np.asarray(row["vector"], np.float32)
 
 
-def search(store: MemoryStore, text: str, vector: np.ndarray, s: RetrievalSettings,
+def search(store: MemoryStore, text: str, vector: np.ndarray | Callable[[str], np.ndarray], s: RetrievalSettings,
            exclude_ids: frozenset[str] | set[str] = frozenset()) -> list[Hit]:
+    """``vector`` is the query's embedding, or the function that makes it (then the
+    embedding and the full-text search overlap)."""
     if s.k <= 0:
         return []
-    vector = np.asarray(vector, np.float32)
     n = max(s.candidates, s.k)
+    fts = _POOL.submit(store.fulltext, text, n) if s.mode in ("hybrid", "bm25") else None
+    vector = np.asarray(vector(text) if callable(vector) else vector, np.float32)
     pool: dict[str, dict] = {}
     cos: dict[str, float] = {}
     bm25: dict[str, float] = {}
     if s.mode in ("hybrid", "dense"):
         for row, c in store.dense(vector, n):
             pool[row["id"]], cos[row["id"]] = row, c
-    if s.mode in ("hybrid", "bm25"):
-        for row, b in store.fulltext(text, n):
+    if fts is not None:
+        for row, b in fts.result():
             pool.setdefault(row["id"], row)
             bm25[row["id"]] = b
     if s.mode == "hybrid" and pool:

@@ -65,7 +65,7 @@ class MemoryService:
     def search(self, text: str, k: int | None = None, exclude_ids=frozenset(), vector: np.ndarray | None = None,
                min_relevance: float | None = None) -> list[Hit]:
         if vector is None:
-            vector = self.embedder.embed_one(text)
+            vector = self.embedder.embed_one      # embedded while full-text search runs
         s = self.settings
         s = replace(s, k=s.k if k is None else k,
                     min_relevance=s.min_relevance if min_relevance is None else min_relevance)

@@ -128,6 +128,19 @@ def open_db(path: Path):
                                "check the directory's permissions or choose another --home")
 
 
+def arrow_rows(table: pa.Table) -> list[dict]:
+    """Rows as dicts, with the vector as a NumPy array (much cheaper than Python lists)."""
+    if "vector" not in table.column_names:
+        return table.to_pylist()
+    col = table.column("vector").combine_chunks()
+    width = col.type.list_size
+    vectors = col.values.to_numpy(zero_copy_only=False).reshape(-1, width) if len(col) else np.zeros((0, width), np.float32)
+    rows = table.drop_columns(["vector"]).to_pylist()
+    for row, v in zip(rows, vectors):
+        row["vector"] = v
+    return rows
+
+
 def row_memory(row: dict) -> Memory:
     return Memory(**{k: row[k] for k in FIELDS if k in row})
 
@@ -281,7 +294,7 @@ class MemoryStore:
         def query():
             q = self.table.search(vector.astype(np.float32)).metric("cosine").where(cond, prefilter=True)
             q = self.maintainer.tune(q)
-            return q.limit(n).to_list()
+            return arrow_rows(q.limit(n).to_arrow())
         rows = self._guard(query)
         out = [(r, 1.0 - float(r["_distance"])) for r in rows]
         out += self.buffer.dense(vector, n, active_only)
@@ -294,8 +307,8 @@ class MemoryStore:
             return []
         cond = self.where(ACTIVE if active_only else "")
         try:
-            rows = (self.table.search(text, query_type="fts", fts_columns="doc")
-                    .where(cond, prefilter=True).limit(n).to_list())
+            rows = arrow_rows(self.table.search(text, query_type="fts", fts_columns="doc")
+                              .where(cond, prefilter=True).limit(n).to_arrow())
         except Exception as e:                    # e.g. a query of stop words only
             log.debug("full-text search failed for %r: %s", text, e)
             return []
@@ -305,10 +318,13 @@ class MemoryStore:
         """Rows at these (session_id, seq) places: the neighbours of retrieved turns."""
         if not keys:
             return []
-        sessions = {s for s, _ in keys}
-        seqs = {q for _, q in keys}
-        cond = self.where(f"session_id IN {id_list(sessions)} AND seq IN ({', '.join(map(str, seqs))})")
-        rows = self._guard(lambda: self.table.search().where(cond).limit(None).to_list())
+        by_session: dict[str, set[int]] = {}
+        for session, seq in keys:
+            by_session.setdefault(session, set()).add(seq)
+        places = " OR ".join(f"(session_id = {quote(sid)} AND seq IN ({', '.join(map(str, sorted(seqs)))}))"
+                             for sid, seqs in by_session.items())
+        cond = self.where(places)
+        rows = self._guard(lambda: arrow_rows(self.table.search().where(cond).limit(None).to_arrow()))
         rows += self.buffer.rows()
         return [r for r in rows if (r["session_id"], r["seq"]) in keys and r["profile"] == self.profile]
 
