@@ -79,8 +79,9 @@ class Maintainer:
             small = stats["fragment_stats"]["num_small_fragments"]
             if small >= self.settings.compact_fragments:
                 self.optimize()
-            if stats["num_rows"] >= self.settings.ann_min_rows and not self.ann:
-                self.build_ann()
+            rows = stats["num_rows"]
+            if rows >= self.settings.ann_min_rows and (not self.ann or rows >= 4 * self.ann["rows"]):
+                self.build_ann()        # first time, or the table has outgrown the partitions
         except Exception:
             log.exception("memory maintenance after write failed")
 
@@ -155,7 +156,7 @@ class Maintainer:
         with self.store._lock:
             table.create_index("vector", config=IvfPq(distance_type="cosine", num_partitions=partitions,
                                                       num_sub_vectors=48), replace=True)
-            for column in ("profile", "session_id", "id"):
+            for column in ("profile", "superseded_by", "session_id", "id"):   # fast prefilters
                 table.create_index(column, config=BTree(), replace=True)
         built = time.perf_counter() - started
         self.ann = {"rows": rows, "partitions": partitions}
