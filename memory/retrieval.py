@@ -9,8 +9,9 @@ better the best match is. What works (~75%):
 2. score = w·cosine + (1−w)·BM25 / max(BM25 of this query, floor);
 3. add ``neighbour_weight`` × the better neighbour's score: conversation is local;
 4. facts get a boost over chatter, newer memories a small recency bonus;
-5. drop near-duplicates and anything under ``min_relevance``; attach the neighbouring
-   turn as context where a hit alone is too short or answers a question.
+5. drop near-duplicates and anything whose own score (without the neighbour's share) is
+   under ``min_relevance``; attach the neighbouring turn as context where a hit alone is
+   too short, answers a question or asks one.
 """
 from __future__ import annotations
 
@@ -89,27 +90,28 @@ def search(store: MemoryStore, text: str, vector: np.ndarray | Callable[[str], n
             cos[i] = float(_vec(row) @ vector)
 
     if s.mode == "dense":
-        score = dict(cos)
+        score = own = dict(cos)
     elif s.mode == "bm25":
-        score = {i: bm25.get(i, 0.0) for i in pool if i in bm25}
+        score = own = {i: bm25.get(i, 0.0) for i in pool if i in bm25}
     else:
         top_b = max(bm25.values(), default=0.0)
         base = {i: s.dense_weight * cos[i] + (1 - s.dense_weight) * bm25.get(i, 0.0) / max(top_b, BM25_FLOOR)
                 for i in pool}
         at = {(r["session_id"], r["seq"]): i for i, r in pool.items() if r["kind"] == "turn"}
         now = s.now if s.now is not None else time.time()
-        score = {}
+        score, own = {}, {}
         for i, row in pool.items():
             value = base[i]
-            if row["kind"] == "turn":
-                near = [base[at[k]] for k in ((row["session_id"], row["seq"] - 1), (row["session_id"], row["seq"] + 1))
-                        if k in at]
-                value += s.neighbour_weight * max(near, default=0.0)
             if row["kind"] == "fact":
                 value += s.fact_boost
             if s.recency_weight:
                 age_days = max(0.0, now - row["ts"]) / 86400
                 value += s.recency_weight * math.pow(0.5, age_days / s.recency_half_life_days)
+            own[i] = value
+            if row["kind"] == "turn":
+                near = [base[at[k]] for k in ((row["session_id"], row["seq"] - 1), (row["session_id"], row["seq"] + 1))
+                        if k in at]
+                value += s.neighbour_weight * max(near, default=0.0)
             score[i] = value
 
     ranked = sorted((i for i in score if i not in exclude_ids), key=lambda i: -score[i])
@@ -117,8 +119,10 @@ def search(store: MemoryStore, text: str, vector: np.ndarray | Callable[[str], n
     kept: list[np.ndarray] = []
     seen_text: set[str] = set()
     for i in ranked:
-        if score[i] < s.min_relevance or len(hits) >= s.k:
+        if len(hits) >= s.k:
             break
+        if own[i] < s.min_relevance:
+            continue        # raised only by its neighbour: it may come as context, not alone
         row = pool[i]
         v = _vec(row)
         norm = " ".join(row["text"].lower().split())
