@@ -27,6 +27,7 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 ANN_SAMPLE_QUERIES = 30
+SCALAR_INDEX_ROWS = 10_000      # B-trees for the filters pay off past this many rows
 
 
 class Maintainer:
@@ -80,6 +81,8 @@ class Maintainer:
             if small >= self.settings.compact_fragments:
                 self.optimize()
             rows = stats["num_rows"]
+            if rows >= SCALAR_INDEX_ROWS and stats["num_indices"] < 2:
+                self.build_scalar_indexes()
             if rows >= self.settings.ann_min_rows and (not self.ann or rows >= 4 * self.ann["rows"]):
                 self.build_ann()        # first time, or the table has outgrown the partitions
         except Exception:
@@ -152,9 +155,16 @@ class Maintainer:
             query = query.ef(self.ann["ef"])
         return query
 
+    def build_scalar_indexes(self) -> None:
+        """B-trees for the columns filters use: profile prefilter, neighbours, ids."""
+        from lancedb.index import BTree
+        with self.store._lock:
+            for column in ("profile", "superseded_by", "session_id", "id"):
+                self.store.table.create_index(column, config=BTree(), replace=True)
+
     def build_ann(self) -> dict:
         """Build the vector index and pick the least search effort with recall ≥ target."""
-        from lancedb.index import BTree, IvfSq
+        from lancedb.index import IvfSq
         table = self.store.table
         rows = table.count_rows()
         started = time.perf_counter()
@@ -164,8 +174,6 @@ class Maintainer:
             # 106 s for IVF-PQ, and reached recall@10 0.96 where PQ needed refining.
             table.create_index("vector", config=IvfSq(distance_type="cosine", num_partitions=partitions),
                                replace=True)
-            for column in ("profile", "superseded_by", "session_id", "id"):   # fast prefilters
-                table.create_index(column, config=BTree(), replace=True)
         built = time.perf_counter() - started
         self.ann = {"rows": rows, "partitions": partitions}
         chosen = None

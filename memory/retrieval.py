@@ -80,11 +80,8 @@ def search(store: MemoryStore, text: str, vector: np.ndarray | Callable[[str], n
             pool.setdefault(row["id"], row)
             bm25[row["id"]] = b
     if s.mode == "hybrid" and pool:
-        wanted = {(r["session_id"], r["seq"] + d) for r in pool.values() if r["kind"] == "turn" for d in (-1, 1)}
-        wanted -= {(r["session_id"], r["seq"]) for r in pool.values()}
-        for row in store.rows_by_session_seq(wanted):
-            if row["superseded_by"] == "":
-                pool.setdefault(row["id"], row)
+        for row in store.neighbours(list(pool.values())):
+            pool.setdefault(row["id"], row)
     for i, row in pool.items():
         if i not in cos:
             cos[i] = float(_vec(row) @ vector)

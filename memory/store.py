@@ -308,7 +308,7 @@ class MemoryStore:
     def dense(self, vector: np.ndarray, n: int, active_only: bool = True) -> list[tuple[dict, float]]:
         """Nearest rows by cosine: (row with its vector, cosine), flushed and unflushed."""
         def build():
-            q = self.table.search(vector.astype(np.float32)).metric("cosine")
+            q = self.table.search(vector.astype(np.float32)).metric("cosine").with_row_id(True)
             return self.maintainer.tune(q).select(READ_COLUMNS + ["_distance"])
         out = [(r, 1.0 - float(r["_distance"])) for r in self._top(build, n, active_only)]
         out += self.buffer.dense(vector, n, active_only)
@@ -320,7 +320,8 @@ class MemoryStore:
         if not text.strip() or not self.maintainer.has_fts():
             return []
         def build():
-            return self.table.search(text, query_type="fts", fts_columns="doc").select(READ_COLUMNS + ["_score"])
+            return (self.table.search(text, query_type="fts", fts_columns="doc").with_row_id(True)
+                    .select(READ_COLUMNS + ["_score"]))
         try:
             rows = self._top(build, n, active_only)
         except MemoryStoreError as e:             # e.g. a query of stop words only
@@ -328,19 +329,25 @@ class MemoryStore:
             return []
         return [(r, float(r["_score"])) for r in rows]
 
-    def rows_by_session_seq(self, keys: set[tuple[str, int]]) -> list[dict]:
-        """Rows at these (session_id, seq) places: the neighbours of retrieved turns."""
+    def neighbours(self, rows: list[dict]) -> list[dict]:
+        """The turns just before and after these (same session, seq ± 1).
+
+        A session's turns are written in order, so they sit at adjacent row ids; fetching
+        by row id takes ~5 ms at 100k rows where a filter on session and seq took 12-22.
+        Pairs that are not adjacent on disk (a rare cross-process interleave, a file
+        boundary) are simply missed."""
+        keys = {(r["session_id"], r["seq"] + d) for r in rows if r["kind"] == "turn" for d in (-1, 1)}
+        keys -= {(r["session_id"], r["seq"]) for r in rows}
         if not keys:
             return []
-        by_session: dict[str, set[int]] = {}
-        for session, seq in keys:
-            by_session.setdefault(session, set()).add(seq)
-        places = " OR ".join(f"(session_id = {quote(sid)} AND seq IN ({', '.join(map(str, sorted(seqs)))}))"
-                             for sid, seqs in by_session.items())
-        cond = self.where(places)
-        rows = self._guard(lambda: arrow_rows(self.table.search().where(cond).limit(None).to_arrow()))
-        rows += self.buffer.rows()
-        return [r for r in rows if (r["session_id"], r["seq"]) in keys and r["profile"] == self.profile]
+        rowids = sorted({r["_rowid"] + d for r in rows if r.get("_rowid") is not None for d in (-1, 1)} - {-1})
+        found = []
+        if rowids:
+            cond = f"_rowid IN ({', '.join(map(str, rowids))})"
+            found = self._guard(lambda: arrow_rows(self.table.search().where(cond).select(READ_COLUMNS)
+                                                   .limit(None).to_arrow()))
+        found += self.buffer.rows()
+        return [r for r in found if (r["session_id"], r["seq"]) in keys and r["profile"] == self.profile]
 
     def get(self, ids: list[str]) -> list[Memory]:
         if not ids:
