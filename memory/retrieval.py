@@ -109,6 +109,8 @@ def search(store: MemoryStore, text: str, vector: np.ndarray | Callable[[str], n
                 near = [base[at[k]] for k in ((row["session_id"], row["seq"] - 1), (row["session_id"], row["seq"] + 1))
                         if k in at]
                 value += s.neighbour_weight * max(near, default=0.0)
+            else:
+                value += s.neighbour_weight * base[i]   # a fact is its own context: equal footing
             score[i] = value
 
     ranked = sorted((i for i in score if i not in exclude_ids), key=lambda i: -score[i])
@@ -129,15 +131,16 @@ def search(store: MemoryStore, text: str, vector: np.ndarray | Callable[[str], n
         kept.append(v)
         hits.append(Hit(row_memory(row), float(score[i])))
     if s.context and s.mode == "hybrid" and hits:
-        hits = _with_context(store, hits, pool)
+        hits = _with_context(hits, pool, kept, s.dedup_similarity)
     return hits
 
 
-def _with_context(store: MemoryStore, hits: list[Hit], pool: dict[str, dict]) -> list[Hit]:
+def _with_context(hits: list[Hit], pool: dict[str, dict], kept: list[np.ndarray], dedup: float) -> list[Hit]:
     """Add the neighbouring turn where the hit alone is unclear: it answers a question,
-    asks one, or is too short to stand alone."""
+    asks one, or is too short to stand alone. Never a copy of something already shown."""
     by_place = {(r["session_id"], r["seq"]): r for r in pool.values()}
-    shown = {h.memory.id for h in hits}
+    shown = {h.memory.id for h in hits} | {r["id"] for r in pool.values()
+                                           if any(float(_vec(r) @ u) >= dedup for u in kept)}
     out = []
     for h in hits:
         m = h.memory

@@ -213,3 +213,28 @@ def test_a_missing_database_directory_starts_empty_without_error(tmp_path):
     home = tmp_path / "home"
     listed = run_cli("--json", "memory", "list", home=home)
     assert listed.returncode == 0 and json.loads(listed.stdout) == []
+
+
+def test_retrieval_dedups_adds_context_ranks_facts_and_leaves_out_the_irrelevant(runtime, tmp_path):
+    store = MemoryStore(tmp_path / "db", runtime.embedder.dim, settings=StoreSettings(background=False))
+    svc = service(store, runtime.embedder, k=4)            # the default min_relevance
+    turns = [("assistant", "What's your favourite food?"), ("user", "Sushi, definitely."),
+             ("user", "I keep my passport in the blue drawer."), ("user", "I keep my passport in the blue drawer."),
+             ("user", "I keep my passport in the blue drawer!"), ("user", "The weather was nice today.")]
+    for seq, (role, text) in enumerate(turns):
+        svc.store_memory(svc.new_memory(role, text, "s1", seq=seq))
+    fact, _ = svc.add_fact("my passport is in the blue drawer")
+    store.flush()
+    doc = store.table.search().where(f"id = '{fact.id}'").select(["doc"]).to_list()[0]["doc"]
+    assert doc.startswith("(") and "User: my passport" in doc          # self-describing: date, speaker
+    hits = svc.search("Where is my passport?")
+    assert hits[0].memory.id == fact.id                               # the fact above the chatter
+    assert sum("passport" in h.memory.text for h in hits) == 1        # one fact, three copies: shown once
+    food = svc.search("What do I like to eat?")
+    shown = [h.memory.text for h in food] + [c.text for h in food for c in h.context]
+    assert "Sushi, definitely." in shown and "What's your favourite food?" in shown   # answer with its question
+    short = svc.search("Is sushi my favourite?")
+    sushi = next(h for h in short if h.memory.text == "Sushi, definitely.")
+    assert [c.text for c in sushi.context] == ["What's your favourite food?"] or \
+        any(h.memory.text == "What's your favourite food?" for h in short)
+    assert svc.search("What is the capital of France?") == []         # nothing forced into the prompt
