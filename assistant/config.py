@@ -95,7 +95,7 @@ class MemoryConfig(Section):
     flush_seconds: float = Field(5.0, ge=0.0, le=3600.0)
     compact_fragments: int = Field(16, ge=2, le=10000)
     retention_minutes: float = Field(10.0, ge=0.0)
-    ann_min_rows: int = Field(50000, ge=1000)
+    ann_min_rows: int = Field(10000, ge=1000)
     ann_target_recall: float = Field(0.95, gt=0.0, le=1.0)
 
 
