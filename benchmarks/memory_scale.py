@@ -58,7 +58,7 @@ def run(size: int, root: Path, queries: int) -> dict:
     centres /= np.linalg.norm(centres, axis=1, keepdims=True)
     vocab = [f"w{i}x{rng.integers(1000)}" for i in range(5000)]
     db = root / f"scale-{size}"
-    # Past 50k rows the index is built when the last batch lands (as the product's
+    # At or past memory.ann_min_rows the index is built when the last batch lands (as the product's
     # rebuild-on-4x-growth rule would leave it); below, the product searches exactly.
     ann_min_rows = size if size >= StoreSettings().ann_min_rows else 10**12
     store = MemoryStore(db, DIM, settings=StoreSettings(background=False, flush_rows=BATCH, ann_min_rows=ann_min_rows))

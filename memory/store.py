@@ -27,6 +27,7 @@ import pyarrow as pa
 from assistant.errors import MemoryStoreError
 
 from .buffer import WriteBuffer
+from .journal import Journal
 
 log = logging.getLogger(__name__)
 
@@ -166,9 +167,12 @@ class MemoryStore:
         self.db = open_db(db_path)
         self.table = self._open_table()
         self._lock = threading.RLock()      # one writer at a time inside this process
+        self._journal_lock = threading.Lock()
         self.buffer = WriteBuffer()
+        self.journal = Journal(db_path)
         self.maintainer = Maintainer(self)
         self._closed = False
+        self._replay_orphans()
 
     # -- opening --------------------------------------------------------------------
     def _open_table(self):
@@ -204,7 +208,10 @@ class MemoryStore:
         """Queue rows for the next batched write; they are searchable at once."""
         for m in memories:
             m.profile = self.profile
-        self.buffer.add(memories, np.asarray(vectors, np.float32))
+        vectors = np.asarray(vectors, np.float32)
+        with self._journal_lock:
+            self._guard(lambda: self.journal.append(memories, vectors), "write to")
+            self.buffer.add(memories, vectors)
         if len(self.buffer) >= self.settings.flush_rows or not self.settings.background:
             self.flush()
         else:
@@ -215,16 +222,51 @@ class MemoryStore:
             memories, vectors = self.buffer.take()
             if not memories:
                 return 0
-            rows = [{**asdict(m), "doc": describe(m), "vector": v} for m, v in zip(memories, vectors)]
             try:
-                self.table.add(pa.Table.from_pylist(rows, schema=_schema(self.dim)))
-            except Exception as e:
+                self._write(memories, vectors)
+            except MemoryStoreError:
                 self.buffer.put_back(memories, vectors)
-                raise MemoryStoreError(f"cannot write to memory database {self.path} "
-                                       f"({_first_line(e)}); check free disk space and permissions")
-            self.buffer.flushed(memories)
-        self.maintainer.after_write(len(rows))
-        return len(rows)
+                raise
+            with self._journal_lock:
+                self.buffer.flushed(memories)
+                self._rejournal()
+        self.maintainer.after_write(len(memories))
+        return len(memories)
+
+    def _rejournal(self) -> None:
+        """Make the journal hold exactly the rows still waiting (call with _journal_lock)."""
+        self.journal.clear()
+        waiting = self.buffer.rows()
+        if waiting:
+            self.journal.append([row_memory(r) for r in waiting], [r["vector"] for r in waiting])
+
+    def _write(self, memories: list[Memory], vectors) -> None:
+        rows = [{**asdict(m), "doc": describe(m), "vector": np.asarray(v, np.float32)} for m, v in zip(memories, vectors)]
+        try:
+            self.table.add(pa.Table.from_pylist(rows, schema=_schema(self.dim)))
+        except Exception as e:
+            raise MemoryStoreError(f"cannot write to memory database {self.path} "
+                                   f"({_first_line(e)}); check free disk space and permissions")
+
+    def _replay_orphans(self) -> None:
+        """Write the rows a crashed process left in its journal (see memory.journal)."""
+        for path in self.journal.orphans():
+            memories, vectors = Journal.read(path, Memory)
+            with self._lock:
+                present = self._present_anywhere([m.id for m in memories])
+                todo = [(m, v) for m, v in zip(memories, vectors) if m.id not in present]
+                if todo:
+                    self._write([m for m, _ in todo], [v for _, v in todo])
+                    log.warning("recovered %d unwritten memories from %s", len(todo), path.name)
+            path.unlink(missing_ok=True)
+
+    def _present_anywhere(self, ids: list[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(ids), 500):
+            cond = f"id IN {id_list(ids[start:start + 500])}"
+            found.update(self._guard(lambda: self.table.search().where(cond).select(["id"]).limit(None)
+                                     .to_arrow().column("id").to_pylist()))
+        return found
 
     def add_now(self, memories: list[Memory], vectors: np.ndarray) -> None:
         """One batched write, bypassing the buffer (imports, benchmarks)."""
@@ -234,7 +276,9 @@ class MemoryStore:
     def mark_superseded(self, old_ids: list[str], new_id: str) -> None:
         if not old_ids:
             return
-        self.buffer.update(old_ids, superseded_by=new_id)
+        with self._journal_lock:
+            self.buffer.update(old_ids, superseded_by=new_id)
+            self._rejournal()
         with self._lock:
             self._guard(lambda: self.table.update(where=self.where(f"id IN {id_list(old_ids)}"),
                                                   values={"superseded_by": new_id}), "write to")
@@ -243,7 +287,9 @@ class MemoryStore:
         """Forget these memories: gone from search now, from disk after cleanup (see purge)."""
         if not ids:
             return 0
-        removed = self.buffer.remove(ids)
+        with self._journal_lock:
+            removed = self.buffer.remove(ids)
+            self._rejournal()              # a forgotten row must not come back after a crash
         with self._lock:
             cond = self.where(f"id IN {id_list(ids)}")
             found = self._guard(lambda: self._fragments_of(cond), "read")
@@ -253,7 +299,9 @@ class MemoryStore:
         return removed + sum(found.values())
 
     def delete_all(self) -> int:
-        removed = self.buffer.remove(None)
+        with self._journal_lock:
+            removed = self.buffer.remove(None)
+            self._rejournal()
         with self._lock:
             cond = self.where()
             found = self._guard(lambda: self._fragments_of(cond), "read")
@@ -276,6 +324,7 @@ class MemoryStore:
         self._closed = True
         self.maintainer.stop()
         self.flush()
+        self.journal.close()
 
     # -- reading --------------------------------------------------------------------
     def _guard(self, fn, verb: str = "read"):

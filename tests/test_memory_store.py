@@ -238,3 +238,36 @@ def test_retrieval_dedups_adds_context_ranks_facts_and_leaves_out_the_irrelevant
     assert [c.text for c in sushi.context] == ["What's your favourite food?"] or \
         any(h.memory.text == "What's your favourite food?" for h in short)
     assert svc.search("What is the capital of France?") == []         # nothing forced into the prompt
+
+
+CRASHER = textwrap.dedent("""
+    import os, signal, sys
+    from pathlib import Path
+    sys.path.insert(0, {repo!r})
+    from memory.embeddings import Embedder
+    from memory.store import Memory, MemoryStore, StoreSettings, describe
+    from benchmarks.memory_locomo import packaged_model_dir
+    embedder = Embedder(packaged_model_dir())
+    store = MemoryStore(Path({db!r}), embedder.dim, settings=StoreSettings(flush_rows=100, flush_seconds=3600))
+    kept = Memory(text="My spare key is under the blue flowerpot.", role="user", session_id="s", seq=0)
+    gone = Memory(text="My old PIN was 0000.", role="user", session_id="s", seq=1)
+    for m in (kept, gone):
+        store.add([m], embedder.embed([describe(m)]))
+    store.delete([gone.id])                    # forgotten before it was ever written
+    print(kept.id, flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)       # no flush, no atexit
+""")
+
+
+def test_turns_not_yet_written_survive_a_crash(runtime, tmp_path):
+    db = tmp_path / "db"
+    crashed = subprocess.run([sys.executable, "-c", CRASHER.format(repo=str(REPO), db=str(db))],
+                             capture_output=True, text=True, cwd=REPO)
+    assert crashed.returncode == -9, crashed.stderr
+    kept = crashed.stdout.strip()
+    assert list(db.glob("pending-*.jsonl"))                      # the journal is all there is
+    store = MemoryStore(db, runtime.embedder.dim, settings=StoreSettings(background=False))
+    assert [m.text for m in store.recent(10)] == ["My spare key is under the blue flowerpot."]
+    assert store.get([kept])[0].id == kept and not list(db.glob("pending-*.jsonl"))
+    hits = service(store, runtime.embedder).search("where is the spare key?")
+    assert hits and hits[0].memory.id == kept
