@@ -37,7 +37,7 @@ class Maintainer:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._fts: bool | None = None
-        self._since_check = 0
+        self._due = False
         self.ann_file = store.path / "memories.ann.json"
         self.purge_file = store.path / "memories.purge-due"
         self.ann = self._load_ann()
@@ -65,15 +65,27 @@ class Maintainer:
                 return
             try:
                 oldest = self.store.buffer.oldest
-                if oldest is not None and time.monotonic() - oldest >= self.settings.flush_seconds:
+                if len(self.store.buffer) >= self.settings.flush_rows or (
+                        oldest is not None and time.monotonic() - oldest >= self.settings.flush_seconds):
                     self.store.flush()
+                if self._due:
+                    self._due = False
+                    self._maintain()
                 self._finish_due_purge()
             except Exception:       # never kill the thread; the next flush retries
                 log.exception("memory maintenance failed")
 
     # -- after every write ------------------------------------------------------------
     def after_write(self, rows: int) -> None:
-        self._since_check += rows
+        """Called after each batched write. Compaction and index builds take from 0.1 s
+        to minutes, so with a background thread they run there, never in a turn."""
+        if self._thread and threading.current_thread() is not self._thread and not self._stop.is_set():
+            self._due = True
+            self._wake.set()
+            return
+        self._maintain()
+
+    def _maintain(self) -> None:
         try:
             self.ensure_fts()
             stats = self.store.table.stats()

@@ -212,10 +212,10 @@ class MemoryStore:
         with self._journal_lock:
             self._guard(lambda: self.journal.append(memories, vectors), "write to")
             self.buffer.add(memories, vectors)
-        if len(self.buffer) >= self.settings.flush_rows or not self.settings.background:
+        if not self.settings.background:
             self.flush()
         else:
-            self.maintainer.wake()
+            self.maintainer.wake()      # the maintenance thread writes: never the caller's turn
 
     def flush(self) -> int:
         with self._lock:
