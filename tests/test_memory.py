@@ -150,3 +150,13 @@ def test_export_import_round_trip_is_exact(cli, runtime, tmp_path):
     bad.write_text("{not json\n")
     broken = cli("memory", "import", str(bad))
     assert broken.returncode == 5 and f"{bad}:1" in broken.stderr
+
+
+def test_memory_stats_and_search_in_another_profile(cli):
+    cli("memory", "add", "my favourite colour is teal")
+    stats = json.loads(cli("--json", "memory", "stats").stdout)
+    assert (stats["profile"], stats["facts"], stats["memories"], stats["unflushed"]) == ("default", 1, 1, 0)
+    assert "FTS:doc" in stats["indexes"] and stats["disk_bytes"] > 0
+    (cli.home / "config.toml").write_text('[memory]\nprofile = "guest"\n')
+    assert json.loads(cli("--json", "memory", "search", "favourite colour").stdout) == []
+    assert json.loads(cli("--json", "memory", "stats").stdout)["memories"] == 0
