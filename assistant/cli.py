@@ -61,13 +61,8 @@ def _parser() -> argparse.ArgumentParser:
     say.add_argument("text")
     say.add_argument("--output", metavar="WAV", help="write to a WAV file instead of the speaker")
 
-    mem = sub.add_parser("memory", parents=[common], help="see what the assistant remembers")
-    msub = mem.add_subparsers(dest="memory_command", metavar="ACTION", required=True)
-    ms = msub.add_parser("search", parents=[common], help="memories most related to QUERY")
-    ms.add_argument("query")
-    ms.add_argument("-k", type=int, default=10)
-    ml = msub.add_parser("list", parents=[common], help="the most recent memories")
-    ml.add_argument("-n", type=int, default=20)
+    from . import cli_memory
+    cli_memory.register(sub, common)
 
     from . import cli_daemon
     cli_daemon.add_parsers(sub, common)
@@ -202,20 +197,8 @@ def cmd_chat(ctx: Ctx) -> int:
 
 
 def cmd_memory(ctx: Ctx) -> int:
-    from .prompt import when
-    rt = ctx.runtime()
-    if ctx.args.memory_command == "search":
-        hits = rt.store.search(rt.embedder.embed_one(ctx.args.query), ctx.args.k)
-        rows = [h.as_dict() for h in hits]
-        human = "\n".join(f"{r['relevance']:.2f}  {r['id'][:8]}  ({when(r['ts'])}) {r['role']}: {r['text']}"
-                          for r in rows) or "(no memories)"
-    else:
-        from dataclasses import asdict
-        rows = [asdict(m) for m in rt.store.recent(ctx.args.n)]
-        human = "\n".join(f"{r['id'][:8]}  ({when(r['ts'])}) {r['role']}: {r['text']}" for r in rows) \
-            or "(no memories)"
-    ctx.out(rows, human)
-    return 0
+    from . import cli_memory
+    return cli_memory.run(ctx)
 
 
 def cmd_run(ctx: Ctx) -> int:

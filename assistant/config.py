@@ -89,9 +89,26 @@ class TtsConfig(Section):
 
 class MemoryConfig(Section):
     embedding_model: str = ""           # sentence-transformers directory; "" = bundled MiniLM
+    embedding_backend: Literal["auto", "numpy", "sentence-transformers"] = "auto"
+    embedding_threads: int = Field(1, ge=1, le=64)
     profile: str = Field("default", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    user_name: str = Field("User", min_length=1, max_length=64)
     top_k: int = Field(4, ge=0, le=50)
-    min_relevance: float = Field(0.35, ge=-1.0, le=1.0)
+    min_relevance: float = Field(0.3, ge=-1.0, le=3.0)
+    candidates: int = Field(30, ge=1, le=1000)
+    dense_weight: float = Field(0.7, ge=0.0, le=1.0)
+    neighbour_weight: float = Field(0.5, ge=0.0, le=2.0)
+    neighbour_context: bool = True
+    fact_boost: float = Field(0.1, ge=0.0, le=1.0)
+    recency_weight: float = Field(0.05, ge=0.0, le=1.0)
+    recency_half_life_days: float = Field(30.0, gt=0.0)
+    dedup_similarity: float = Field(0.95, ge=0.0, le=1.0)
+    flush_rows: int = Field(16, ge=1, le=100000)
+    flush_seconds: float = Field(5.0, ge=0.0, le=3600.0)
+    compact_fragments: int = Field(16, ge=2, le=10000)
+    retention_minutes: float = Field(10.0, ge=0.0)
+    ann_min_rows: int = Field(10000, ge=1000)
+    ann_target_recall: float = Field(0.95, gt=0.0, le=1.0)
 
 
 class SkillsConfig(Section):

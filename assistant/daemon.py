@@ -266,7 +266,7 @@ class Daemon:
             k = args.get("k", 10)
             if not isinstance(k, int) or not 1 <= k <= 100:
                 raise ProtocolError("\"k\" must be an integer from 1 to 100")
-            return [h.as_dict() for h in rt.store.search(rt.embedder.embed_one(query), k)]
+            return [h.as_dict() for h in rt.engine.memory.search(query, k, min_relevance=-10.0)]
 
         def mode(args):
             value = args.get("mode")

@@ -14,9 +14,12 @@ import uuid
 from dataclasses import dataclass
 from typing import Iterator, Union
 
-from memory.store import Hit, Memory, MemoryStore
+from memory.retrieval import RetrievalSettings
+from memory.service import MemoryService
+from memory.store import Hit, Memory, MemoryStore, describe
 from skills.index import DocHit, SkillIndex
 
+from . import intents
 from .config import Config
 from .llm import LocalLLM
 from .metrics import TurnTimings
@@ -64,32 +67,61 @@ def rank_memories(hits: list[Hit], k: int) -> list[Hit]:
     return sorted(useful, key=score, reverse=True)[:k]
 
 
+def retrieval_settings(cfg: Config) -> RetrievalSettings:
+    return RetrievalSettings.from_config(cfg.memory)
+
+
 class Engine:
     def __init__(self, cfg: Config, llm: LocalLLM, embedder, store: MemoryStore,
                  skills: SkillIndex | None, session_id: str | None = None) -> None:
         self.cfg, self.llm, self.embedder, self.store, self.skills = cfg, llm, embedder, store, skills
+        self.memory = MemoryService(store, embedder, retrieval_settings(cfg), cfg.memory.user_name,
+                                    cfg.llm.assistant_name)
         self.session_id = session_id or uuid.uuid4().hex[:12]
         self.history: list[HistoryTurn] = []
+        self._seq = 0
         self._lock = threading.Lock()
 
-    def retrieve(self, text: str):
-        vector = self.embedder.embed_one(text)
+    def retrieve(self, text: str, vector=None):
+        if vector is None:
+            vector = self.embedder.embed_one(text)
         in_prompt = {t.memory_id for t in history_window(self.history, self.cfg.llm.history_turns)}
         memories = rank_memories(
-            self.store.search(vector, self.cfg.memory.top_k * 4, exclude_ids=in_prompt,
-                              min_relevance=self.cfg.memory.min_relevance),
+            self.memory.search(text, self.cfg.memory.top_k * 2, exclude_ids=in_prompt, vector=vector),
             self.cfg.memory.top_k)
         docs = self.skills.search(vector, self.cfg.skills.top_k, self.cfg.skills.min_relevance) \
             if self.skills else []
         return vector, memories, docs
 
+    def _turn(self, role: str, text: str) -> Memory:
+        memory = self.memory.new_memory(role, text, self.session_id, seq=self._seq)
+        self._seq += 1
+        return memory
+
     def remember(self, role: str, text: str, vector=None) -> Memory:
-        memory = Memory(text=text, role=role, session_id=self.session_id, profile=self.store.profile)
-        if vector is None:
-            vector = self.embedder.embed_one(text)
-        self.store.add([memory], vector[None, :])
+        """Store one side of the turn; ``vector`` is the embedding of its stored text."""
+        memory = self.memory.store_memory(self._turn(role, text), vector)
         self.history.append(HistoryTurn(role, text, memory.id))
         return memory
+
+    def _command(self, intent, user_text: str, timings: TurnTimings) -> Iterator[TurnEvent]:
+        """A memory command: done here, confirmed aloud, never shown to the LLM."""
+        if isinstance(intent, intents.Remember):
+            memory, replaced = self.memory.add_fact(intent.fact, self.session_id)
+            reply = intents.remembered_reply(memory.text, len(replaced))
+        else:
+            gone = self.memory.about(intent.topic)
+            count = self.memory.forget([m.id for m in gone])
+            ids = {m.id for m in gone}
+            self.history = [t for t in self.history if t.memory_id not in ids]
+            reply = intents.forgot_reply(intent.topic, count)
+        log.info("memory command %s: %s", type(intent).__name__, reply)
+        timings.mark("retrieval_ready")
+        yield Retrieved([], [])
+        for stamp in ("first_token", "first_sentence", "reply_done"):
+            timings.mark(stamp)
+        yield Sentence(reply, 0)
+        yield ReplyDone(reply, False)
 
     def respond(self, user_text: str, timings: TurnTimings | None = None,
                 cancel: threading.Event | None = None, store_reply: bool = True) -> Iterator[TurnEvent]:
@@ -97,11 +129,19 @@ class Engine:
         knows what was really spoken (the voice loop, after a barge-in)."""
         timings = timings or TurnTimings()
         with self._lock:
-            vector, memories, docs = self.retrieve(user_text)
+            intent = intents.parse(user_text)
+            if intent:
+                yield from self._command(intent, user_text, timings)
+                return
+            user = self._turn("user", user_text)
+            # One embedding call for the query and the turn's stored text.
+            vector, doc_vector = self.embedder.embed([user_text, describe(user)])
+            vector, memories, docs = self.retrieve(user_text, vector)
             timings.mark("retrieval_ready")
             yield Retrieved(memories, docs)
             messages = build_messages(self.cfg.llm, user_text, self.history, memories, docs)
-            self.remember("user", user_text, vector)   # stored before generation: never lost
+            self.memory.store_memory(user, doc_vector)     # queued before generation: searchable now
+            self.history.append(HistoryTurn("user", user_text, user.id))
             splitter, parts, index = SentenceSplitter(first_clause_words=FIRST_CLAUSE_WORDS), [], 0
             for piece in self.llm.stream(messages, cancel=cancel):
                 timings.mark("first_token")

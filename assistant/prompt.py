@@ -43,10 +43,20 @@ def second_person(text: str) -> str:
     return re.sub(r"\b[A-Za-z]+(?:'[a-z]+)?\b", swap, text)
 
 
+def _said(m) -> str:
+    if m.kind == "fact":
+        return f"You asked me to remember: {second_person(m.text)}"
+    if m.role == "user":
+        return f"You told me: {second_person(m.text)}"
+    return f"I replied: {m.text}"
+
+
 def memory_line(hit: Hit) -> str:
-    if hit.memory.role == "user":
-        return f"- ({when(hit.memory.ts)}) You told me: {second_person(hit.memory.text)}"
-    return f"- ({when(hit.memory.ts)}) I replied: {hit.memory.text}"
+    """One note; a neighbouring turn that makes it understandable follows, indented."""
+    line = f"- ({when(hit.memory.ts)}) {_said(hit.memory)}"
+    for c in hit.context:
+        line += f"\n  (context: {_said(c)})"
+    return line
 
 
 def system_message(cfg: LlmConfig, today: dt.date | None = None) -> dict:

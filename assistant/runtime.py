@@ -53,7 +53,9 @@ class Runtime:
     @cached_property
     def embedder(self):
         from memory.embeddings import Embedder
-        return self._timed("embeddings", lambda: Embedder(self._path("embeddings"), self.cfg.llm.threads))
+        m = self.cfg.memory
+        return self._timed("embeddings", lambda: Embedder(self._path("embeddings"), m.embedding_threads,
+                                                          m.embedding_backend))
 
     @cached_property
     def db(self):
@@ -62,8 +64,24 @@ class Runtime:
 
     @cached_property
     def store(self):
-        from memory.store import MemoryStore
-        return MemoryStore(self.paths.memory_db, self.embedder.dim, self.cfg.memory.profile)
+        import atexit
+
+        from memory.store import MemoryStore, StoreSettings
+        m = self.cfg.memory
+        settings = StoreSettings(flush_rows=m.flush_rows, flush_seconds=m.flush_seconds,
+                                 compact_fragments=m.compact_fragments, retention_minutes=m.retention_minutes,
+                                 ann_min_rows=m.ann_min_rows, ann_target_recall=m.ann_target_recall)
+        store = MemoryStore(self.paths.memory_db, self.embedder.dim, m.profile, settings)
+        atexit.register(store.close)        # unflushed turns are written before the process ends
+        return store
+
+    @cached_property
+    def memory(self):
+        from memory.service import MemoryService
+
+        from .engine import retrieval_settings
+        return MemoryService(self.store, self.embedder, retrieval_settings(self.cfg), self.cfg.memory.user_name,
+                             self.cfg.llm.assistant_name)
 
     @cached_property
     def skills(self):
@@ -142,12 +160,18 @@ class Runtime:
         if "engine" in loaded:
             self.engine.cfg = new
             self.engine.llm = self.llm if "llm" in loaded else self.engine.llm
-        if "store" in loaded and new.memory.profile != old.memory.profile:
-            from memory.store import MemoryStore
-            loaded["store"] = MemoryStore(self.paths.memory_db, self.embedder.dim, new.memory.profile)
-            if "engine" in loaded:
-                self.engine.store = loaded["store"]
-            actions.append(f"memory profile is now {new.memory.profile!r}")
+        if "memory" in changed and "engine" in loaded:
+            from memory.service import MemoryService
+
+            from .engine import retrieval_settings
+            if new.memory.profile != old.memory.profile and "store" in loaded:
+                loaded.pop("store").close()          # flushes what is buffered
+                loaded.pop("memory", None)
+                self.engine.store = self.store
+                actions.append(f"memory profile is now {new.memory.profile!r}")
+            self.engine.memory = MemoryService(self.engine.store, self.embedder, retrieval_settings(new),
+                                               new.memory.user_name, new.llm.assistant_name)
+            actions.append("memory settings apply from the next turn")
         if "skills" in changed and "skills" in loaded:
             from skills.index import BUILTIN_DOCS
             self.skills.dirs = [BUILTIN_DOCS] + ([Path(new.skills.user_dir).expanduser()] if new.skills.user_dir else [])

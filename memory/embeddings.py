@@ -1,16 +1,46 @@
-"""Sentence embeddings (all-MiniLM-L6-v2 by default), normalised so dot = cosine."""
+"""Sentence embeddings (all-MiniLM-L6-v2 by default), normalised so dot = cosine.
+
+Two interchangeable backends give the same vectors: a NumPy forward pass (``memory.minilm``,
+used whenever the model is a BERT + mean-pooling model, which the default is) and
+sentence-transformers for anything else. The NumPy path avoids importing torch, which
+makes every command that embeds start ~6 s sooner; see benchmarks/embedding_speed.py.
+"""
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
 from assistant.errors import ModelError
 
+BACKENDS = ("auto", "numpy", "sentence-transformers")
+
+
+def _limit_threads(threads: int) -> None:
+    """OpenBLAS threads spin-wait: with the 2 cores also busy (the LLM, TTS, another
+    process), a 2-thread query measured 100-130 ms against 12-14 ms on one thread."""
+    from threadpoolctl import threadpool_limits
+    threadpool_limits(threads)
+
 
 class Embedder:
-    def __init__(self, model_dir: Path, threads: int = 2) -> None:
+    def __init__(self, model_dir: Path, threads: int = 1, backend: str = "auto") -> None:
+        from . import minilm
+        self.model_dir = Path(model_dir)
+        try:
+            if backend == "numpy" or (backend == "auto" and minilm.supports(self.model_dir)):
+                _limit_threads(threads)
+                self._numpy = minilm.NumpyBert(self.model_dir)
+                self.backend, self.dim = "numpy", self._numpy.dim
+                return
+        except Exception as e:
+            raise ModelError(f"cannot load embedding model from {model_dir} with NumPy "
+                             f"({str(e).splitlines()[0][:120]}); set memory.embedding_backend = "
+                             "\"sentence-transformers\" or check the model directory")
+        self._numpy = None
+        self.backend = "sentence-transformers"
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -31,9 +61,31 @@ class Embedder:
         self.embed(["warm up"])
 
     def embed(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        if self._numpy is not None:
+            return self._numpy.encode(texts, batch_size)
         vectors = self.model.encode(texts, batch_size=batch_size, normalize_embeddings=True,
                                     convert_to_numpy=True, show_progress_bar=False)
         return vectors.astype(np.float32, copy=False)
 
     def embed_one(self, text: str) -> np.ndarray:
         return self.embed([text])[0]
+
+    def embed_many(self, texts: list[str], batch_size: int = 64, progress: bool = False,
+                   desc: str = "embedding", on_batch: Callable[[int], None] | None = None) -> np.ndarray:
+        """Embed a large list in chunks, with a progress bar on stderr when asked."""
+        out = np.zeros((len(texts), self.dim), np.float32)
+        chunk = max(batch_size * 8, 256)
+        bar = None
+        if progress and texts:
+            from tqdm import tqdm
+            bar = tqdm(total=len(texts), desc=desc, unit=" texts", leave=False)
+        for start in range(0, len(texts), chunk):
+            part = texts[start:start + chunk]
+            out[start:start + len(part)] = self.embed(part, batch_size)
+            if bar:
+                bar.update(len(part))
+            if on_batch:
+                on_batch(start + len(part))
+        if bar:
+            bar.close()
+        return out

@@ -1,0 +1,219 @@
+"""Keeps the append-heavy ``memories`` table fast and makes forgetting physical.
+
+* Batched writes are flushed by a background thread when the oldest waits too long.
+* When small data files pile up (every flush adds one), ``optimize()`` compacts them,
+  brings the FTS and vector indexes up to date, and prunes versions older than the
+  retention window. Until then the FTS index is still complete: LanceDB searches
+  unindexed rows with a flat scan.
+* Past ``ann_min_rows`` rows an ANN index is built, its recall@10 is checked against
+  exact search, and the search effort is raised until it meets the target; the chosen
+  settings are kept beside the table (``memories.ann.json``). Below it, search is exact.
+* Forgetting rewrites the data files that held the forgotten rows, rebuilds the FTS
+  index (it keeps deleted tokens), and cleans up old versions: once the retention window
+  has passed, the text is gone from disk. A due cleanup is remembered in
+  ``memories.purge-due`` so that the next process finishes it.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import threading
+import time
+import warnings
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+ANN_SAMPLE_QUERIES = 30
+SCALAR_INDEX_ROWS = 10_000      # B-trees for the filters pay off past this many rows
+
+
+class Maintainer:
+    def __init__(self, store) -> None:
+        self.store = store
+        self.settings = store.settings
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._fts: bool | None = None
+        self._due = False
+        self.ann_file = store.path / "memories.ann.json"
+        self.purge_file = store.path / "memories.purge-due"
+        self.ann = self._load_ann()
+        self._thread: threading.Thread | None = None
+        self._finish_due_purge()
+        if self.settings.background:
+            self._thread = threading.Thread(target=self._run, name="memory-maintenance", daemon=True)
+            self._thread.start()
+
+    # -- background -----------------------------------------------------------------
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread:
+            self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(timeout=1.0)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            try:
+                oldest = self.store.buffer.oldest
+                if len(self.store.buffer) >= self.settings.flush_rows or (
+                        oldest is not None and time.monotonic() - oldest >= self.settings.flush_seconds):
+                    self.store.flush()
+                if self._due:
+                    self._due = False
+                    self._maintain()
+                self._finish_due_purge()
+            except Exception:       # never kill the thread; the next flush retries
+                log.exception("memory maintenance failed")
+
+    # -- after every write ------------------------------------------------------------
+    def after_write(self, rows: int) -> None:
+        """Called after each batched write. Compaction and index builds take from 0.1 s
+        to minutes, so with a background thread they run there, never in a turn."""
+        if self._thread and threading.current_thread() is not self._thread and not self._stop.is_set():
+            self._due = True
+            self._wake.set()
+            return
+        self._maintain()
+
+    def _maintain(self) -> None:
+        try:
+            self.ensure_fts()
+            stats = self.store.table.stats()
+            small = stats["fragment_stats"]["num_small_fragments"]
+            if small >= self.settings.compact_fragments:
+                self.optimize()
+            rows = stats["num_rows"]
+            if rows >= SCALAR_INDEX_ROWS and stats["num_indices"] < 2:
+                self.build_scalar_indexes()
+            if rows >= self.settings.ann_min_rows and (not self.ann or rows >= 4 * self.ann["rows"]):
+                self.build_ann()        # first time, or the table has outgrown the partitions
+        except Exception:
+            log.exception("memory maintenance after write failed")
+
+    def has_fts(self) -> bool:
+        if self._fts is None:
+            self._fts = any(i.index_type == "FTS" for i in self.store.table.list_indices())
+        return self._fts
+
+    def ensure_fts(self) -> None:
+        if not self.has_fts():
+            from lancedb.index import FTS
+            self.store.table.create_index("doc", config=FTS(), replace=True)
+            self._fts = True
+
+    def optimize(self) -> None:
+        retention = dt.timedelta(minutes=self.settings.retention_minutes)
+        started = time.perf_counter()
+        with self.store._lock, warnings.catch_warnings():
+            warnings.simplefilter("ignore")     # the warning about retention 0 is our choice
+            self.store.table.optimize(cleanup_older_than=retention)
+        log.info("memory table optimized in %.2f s", time.perf_counter() - started)
+
+    # -- forgetting -------------------------------------------------------------------
+    def purge(self, fragments: dict[int, int]) -> None:
+        """Rewrite the data files that held deleted rows, rebuild FTS, clean up versions.
+
+        The rows are already deleted (invisible); if this fails — say another process
+        committed first — it is logged and the next compaction rewrites those files."""
+        from lancedb.index import FTS
+        table = self.store.table
+        try:
+            for frag in fragments:
+                lo, hi = frag << 32, (frag + 1) << 32
+                cond = f"_rowid >= {lo} AND _rowid < {hi}"
+                if table.count_rows(cond):
+                    table.update(where=cond, values_sql={"seq": "seq"})    # rewrite, same values
+            if self.has_fts():
+                table.create_index("doc", config=FTS(), replace=True)
+            self.optimize()
+        except Exception:
+            log.exception("rewriting the files of forgotten memories failed; compaction will")
+        due = time.time() + self.settings.retention_minutes * 60
+        if self.settings.retention_minutes > 0:
+            self.purge_file.write_text(str(due))
+
+    def _finish_due_purge(self) -> None:
+        try:
+            due = float(self.purge_file.read_text())
+        except (OSError, ValueError):
+            return
+        if time.time() >= due:
+            self.optimize()
+            self.purge_file.unlink(missing_ok=True)
+
+    # -- ANN index --------------------------------------------------------------------
+    def _load_ann(self) -> dict:
+        try:
+            return json.loads(self.ann_file.read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def tune(self, query):
+        if self.ann.get("nprobes"):
+            query = query.nprobes(self.ann["nprobes"])
+        if self.ann.get("refine_factor"):
+            query = query.refine_factor(self.ann["refine_factor"])
+        if self.ann.get("ef"):
+            query = query.ef(self.ann["ef"])
+        return query
+
+    def build_scalar_indexes(self) -> None:
+        """B-trees for the columns filters use: profile prefilter, neighbours, ids."""
+        from lancedb.index import BTree
+        with self.store._lock:
+            for column in ("profile", "superseded_by", "session_id", "id"):
+                self.store.table.create_index(column, config=BTree(), replace=True)
+
+    def build_ann(self) -> dict:
+        """Build the vector index and pick the least search effort with recall ≥ target."""
+        from lancedb.index import IvfSq
+        table = self.store.table
+        rows = table.count_rows()
+        started = time.perf_counter()
+        partitions = max(1, int(np.sqrt(rows) / 2))
+        with self.store._lock:
+            # IVF with 8-bit scalar quantisation: at 100k rows it built in 13 s against
+            # 106 s for IVF-PQ, and reached recall@10 0.96 where PQ needed refining.
+            table.create_index("vector", config=IvfSq(distance_type="cosine", num_partitions=partitions),
+                               replace=True)
+        built = time.perf_counter() - started
+        self.ann = {"rows": rows, "partitions": partitions}
+        chosen = None
+        for nprobes, refine in ((16, None), (32, None), (32, 2), (64, 2), (128, 4), (256, 8)):
+            recall = self.recall({"nprobes": nprobes, "refine_factor": refine})
+            chosen = {"nprobes": nprobes, "refine_factor": refine, "recall_at_10": round(recall, 4)}
+            if recall >= self.settings.ann_target_recall:
+                break
+        self.ann.update(chosen, build_seconds=round(built, 1))
+        self.ann_file.write_text(json.dumps(self.ann))
+        log.info("ANN index on %d rows in %.1f s: %s", rows, built, self.ann)
+        return self.ann
+
+    def recall(self, params: dict, k: int = 10) -> float:
+        """Mean recall@k of the index against exact search, on stored vectors as queries."""
+        table = self.store.table
+        sample = table.search().select(["vector"]).limit(2000).to_list()
+        rng = np.random.default_rng(0)
+        picks = rng.choice(len(sample), size=min(ANN_SAMPLE_QUERIES, len(sample)), replace=False)
+        total = 0.0
+        for i in picks:
+            q = np.asarray(sample[i]["vector"], np.float32)
+            q = q + rng.normal(0, 0.02, q.shape).astype(np.float32)
+            exact = {r["_rowid"] for r in table.search(q).metric("cosine").bypass_vector_index()
+                     .with_row_id(True).limit(k).to_list()}
+            saved, self.ann = self.ann, {**self.ann, **params}
+            approx = {r["_rowid"] for r in self.tune(table.search(q).metric("cosine"))
+                      .with_row_id(True).limit(k).to_list()}
+            self.ann = saved
+            total += len(exact & approx) / max(len(exact), 1)
+        return total / max(len(picks), 1)

@@ -1,0 +1,149 @@
+"""What the engine, the CLI and the benchmarks do with memory, in one place.
+
+Storing a turn or a fact (embedding its self-describing text), searching, forgetting by
+topic, and export/import. Keeping these here means a fact added by voice and one added
+with ``assistant memory add`` are stored, superseded and found the same way.
+"""
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import numpy as np
+
+from assistant.errors import MemoryStoreError
+
+from . import facts
+from .retrieval import RetrievalSettings, search
+from .store import FIELDS, Hit, Memory, MemoryStore, describe
+
+# Words that say nothing about what to forget ("my sister" is about "sister").
+_STOP = set("""a an the my our your his her their its me i we you to of about on in at for and or
+that this what everything anything all told said is are was were be with from""".split())
+FORGET_SIMILARITY = 0.7     # or, without the topic's words, this close in meaning
+
+
+class MemoryService:
+    def __init__(self, store: MemoryStore, embedder, settings: RetrievalSettings | None = None,
+                 user_name: str = "User", assistant_name: str = "Assistant") -> None:
+        self.store, self.embedder = store, embedder
+        self.settings = settings or RetrievalSettings()
+        self.names = {"user": user_name or "User", "assistant": assistant_name or "Assistant"}
+
+    def new_memory(self, role: str, text: str, session_id: str, kind: str = "turn", seq: int = 0) -> Memory:
+        return Memory(text=text, role=role, session_id=session_id, profile=self.store.profile, kind=kind,
+                      speaker=self.names.get(role, role), seq=seq)
+
+    def store_memory(self, memory: Memory, vector: np.ndarray | None = None) -> Memory:
+        """Store one memory; ``vector`` must be the embedding of ``describe(memory)``."""
+        if vector is None:
+            vector = self.embedder.embed_one(describe(memory))
+        self.store.add([memory], np.asarray(vector, np.float32)[None, :])
+        return memory
+
+    def add_fact(self, text: str, session_id: str = "cli") -> tuple[Memory, list[str]]:
+        """Store "remember that X" as a fact; facts it contradicts are marked superseded."""
+        text = facts.clean(text)
+        if not text:
+            raise MemoryStoreError("nothing to remember: give the fact as text, e.g. "
+                                   "assistant memory add \"my sister's birthday is March 14\"")
+        active = [(m.id, m.text, m.ts) for m, _ in self.store.facts()]
+        replaced = facts.superseded(text, active)
+        if len(replaced) == 1:
+            text = facts.resolve(text, next(t for i, t, _ in active if i == replaced[0]))
+        memory = self.new_memory("user", text, session_id, kind="fact")
+        parsed = facts.parse(text)
+        if parsed:
+            memory.subject = parsed.key()
+        self.store_memory(memory)
+        self.store.mark_superseded(replaced, memory.id)
+        return memory, replaced
+
+    def search(self, text: str, k: int | None = None, exclude_ids=frozenset(), vector: np.ndarray | None = None,
+               min_relevance: float | None = None) -> list[Hit]:
+        if vector is None:
+            vector = self.embedder.embed_one      # embedded while full-text search runs
+        s = self.settings
+        s = replace(s, k=s.k if k is None else k,
+                    min_relevance=s.min_relevance if min_relevance is None else min_relevance)
+        return search(self.store, text, vector, s, exclude_ids)
+
+    def about(self, topic: str) -> list[Memory]:
+        """Memories about ``topic``: every one that has all its words, or is very close in
+        meaning. Used to forget ("forget what I told you about my sister")."""
+        words = [w for w in re.findall(r"[a-z0-9']+", topic.lower()) if w not in _STOP]
+        vector = self.embedder.embed_one(topic)
+        found: dict[str, Memory] = {}
+        candidates = self.store.fulltext(" ".join(words) or topic, 1000, active_only=False)
+        candidates += self.store.dense(vector, 200, active_only=False)
+        for row, _ in candidates:
+            text = row["text"].lower()
+            has_words = bool(words) and all(re.search(rf"\b{re.escape(w)}(?:s|es|'s)?\b", text) for w in words)
+            close = float(np.asarray(row["vector"], np.float32) @ vector) >= FORGET_SIMILARITY
+            if has_words or close:
+                found[row["id"]] = Memory(**{k: row[k] for k in FIELDS})
+        return sorted(found.values(), key=lambda m: m.ts)
+
+    def forget(self, ids: list[str]) -> int:
+        return self.store.delete(ids)
+
+    # -- export / import --------------------------------------------------------------
+    def export(self, path: Path) -> int:
+        n = 0
+        tmp = path.with_name(path.name + ".partial")
+        with open(tmp, "w", encoding="utf-8") as f:
+            for row in self.store.iter_all():
+                f.write(json.dumps({k: row[k] for k in FIELDS}, ensure_ascii=False) + "\n")
+                n += 1
+        tmp.replace(path)
+        return n
+
+    def import_(self, path: Path, progress: bool = False) -> tuple[int, int]:
+        """Add the memories in a JSONL export, re-embedded in batches; ids already here
+        are skipped, so importing twice adds nothing. Returns (added, skipped)."""
+        memories = []
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as e:
+            raise MemoryStoreError(f"cannot read {path} ({e.__class__.__name__}); give a JSONL file "
+                                   "written by assistant memory export")
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                memories.append(Memory(**{k: row[k] for k in FIELDS if k in row}))
+            except (ValueError, TypeError) as e:
+                raise MemoryStoreError(f"{path}:{number}: not a memory ({str(e)[:80]}); give a JSONL "
+                                       "file written by assistant memory export")
+        present = self.store.existing_ids([m.id for m in memories])
+        new = [m for m in memories if m.id not in present]
+        for m in new:
+            m.profile = self.store.profile
+        started = time.perf_counter()
+        vectors = self.embedder.embed_many([describe(m) for m in new], progress=progress, desc="importing")
+        self.last_import_rate = len(new) / max(time.perf_counter() - started, 1e-9)
+        for start in range(0, len(new), 5000):
+            self.store.add_now(new[start:start + 5000], vectors[start:start + 5000])
+        return len(new), len(memories) - len(new)
+
+    def stats(self) -> dict:
+        store = self.store
+        table = store.table
+        t = table.stats()
+        versions = len(table.list_versions())
+        kinds = {k: store.count(f"kind = '{k}'") for k in ("turn", "fact")}
+        disk = sum(p.stat().st_size for p in (store.path / "memories.lance").rglob("*") if p.is_file())
+        return {"profile": store.profile, "memories": store.count(), "turns": kinds["turn"], "facts": kinds["fact"],
+                "superseded_facts": store.count("kind = 'fact' AND superseded_by != ''"),
+                "unflushed": len(store.buffer), "all_profiles_rows": t["num_rows"],
+                "data_files": t["fragment_stats"]["num_fragments"], "versions": versions, "disk_bytes": disk,
+                "indexes": sorted(i.index_type + ":" + ",".join(i.columns) for i in table.list_indices()),
+                "ann": store.maintainer.ann or None, "retention_minutes": store.settings.retention_minutes}
+
+
+def memory_dict(m: Memory) -> dict:
+    return asdict(m)

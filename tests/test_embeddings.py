@@ -1,0 +1,35 @@
+"""The NumPy MiniLM gives the same vectors as sentence-transformers, without torch."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+
+from tests.conftest import REPO
+
+TEXTS = ["When is my sister's birthday?", "hi", "(8 May 2023) Caroline: I went to a LGBTQ support group "
+         "yesterday and it was so powerful." * 12, "Ünïcödé café, naïve résumé!", ""]
+
+
+def test_numpy_backend_matches_sentence_transformers():
+    from benchmarks.memory_locomo import packaged_model_dir
+    from memory.embeddings import Embedder
+    fast = Embedder(packaged_model_dir(), backend="auto")
+    slow = Embedder(packaged_model_dir(), backend="sentence-transformers")
+    assert fast.backend == "numpy" and slow.backend == "sentence-transformers"
+    a, b = fast.embed(TEXTS), slow.embed(TEXTS)
+    assert a.shape == b.shape == (len(TEXTS), 384)
+    assert np.allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-5)
+    assert float(np.min(np.sum(a * b, axis=1))) > 0.9999
+    batched = fast.embed_many(TEXTS * 40, batch_size=7)       # batching and padding change nothing
+    assert np.allclose(batched[:len(TEXTS)], a, atol=1e-5)
+
+
+def test_embedding_a_query_does_not_import_torch():
+    code = ("import sys; sys.path.insert(0, '.');"
+            "from memory.embeddings import Embedder; from benchmarks.memory_locomo import packaged_model_dir;"
+            "Embedder(packaged_model_dir()).embed_one('hello'); print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
