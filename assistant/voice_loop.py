@@ -198,8 +198,7 @@ class VoiceLoop:
                 if isinstance(utterance, Pause):
                     self._utterances.put(utterance)
                 elif utterance is not None:
-                    utterance.addressed = self._listen_once
-                    self._listen_once = False
+                    utterance.addressed = self._listen_once   # cleared once its words are accepted
                     self._enqueue(utterance)
                 elif self.endpointer.in_speech != was_in_speech:
                     self._update_state()
@@ -266,6 +265,8 @@ class VoiceLoop:
                              utterance.duration_s, transcript.dropped, transcript.no_speech_prob,
                              transcript.avg_logprob)
                     continue
+                if utterance.addressed:
+                    self._listen_once = False           # push-to-talk: this was the utterance
                 text = self._addressed(utterance, transcript.text)
                 if text is None:
                     log.info("not addressed (listen mode %s): %r", self.mode, transcript.text)
