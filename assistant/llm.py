@@ -34,6 +34,7 @@ class LocalLLM:
         from llama_cpp import Llama
         self.cfg, self.path = cfg, model_path
         self._lock = threading.Lock()   # one generation at a time: llama.cpp state is shared
+        self._grammars: dict = {}
         try:
             with _quiet_stderr():
                 self.llm = Llama(model_path=str(model_path), n_ctx=cfg.context_tokens,
@@ -46,6 +47,22 @@ class LocalLLM:
     def warm(self) -> None:
         for _ in self.stream([{"role": "user", "content": "Hi"}], max_tokens=1):
             pass
+
+    def constrained(self, messages: list[dict], grammar: str, max_tokens: int = 64) -> str:
+        """The whole reply, greedy, restricted to the GBNF ``grammar`` (tool arguments).
+
+        Keep grammars small: the sampler checks the grammar against the candidate tokens
+        at every step, which over Qwen's 151k-token vocabulary is what costs time.
+        """
+        from llama_cpp import LlamaGrammar
+        compiled = self._grammars.get(grammar)
+        if compiled is None:
+            with _quiet_stderr():
+                compiled = self._grammars[grammar] = LlamaGrammar.from_string(grammar, verbose=False)
+        with self._lock:
+            out = self.llm.create_chat_completion(messages=messages, grammar=compiled, max_tokens=max_tokens,
+                                                  temperature=0.0)
+        return out["choices"][0]["message"]["content"] or ""
 
     def stream(self, messages: list[dict], *, max_tokens: int | None = None,
                temperature: float | None = None, cancel: threading.Event | None = None) -> Iterator[str]:
