@@ -1,9 +1,14 @@
-"""One conversational turn, independent of audio: retrieve, prompt, stream, remember.
+"""One conversational turn, independent of audio: embed, act or converse, remember.
 
 ``Engine.respond`` yields small typed events (Wyoming-style) so the voice loop, the text
 REPL and the tests all drive the very same path: ``Retrieved`` once, then ``Sentence``
 events as the reply streams, then ``ReplyDone``. Both sides of the turn are stored in
 memory with their embeddings.
+
+The stages of a turn::
+
+    embed ─▶ skill router ──(a request)──▶ arguments → handler → Acted + Sentences
+                  └──────(conversation)──▶ memory + doc retrieval → LLM stream → Sentences
 """
 from __future__ import annotations
 
@@ -21,7 +26,7 @@ from .config import Config
 from .llm import LocalLLM
 from .metrics import TurnTimings
 from .prompt import HistoryTurn, build_messages, history_window
-from .sentences import SentenceSplitter
+from .sentences import SentenceSplitter, split_all
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +49,13 @@ class ReplyDone:
     cancelled: bool
 
 
-TurnEvent = Union[Retrieved, Sentence, ReplyDone]
+@dataclass(frozen=True)
+class Acted:
+    """A skill ran (or apologised) instead of the LLM: ``action`` is a ``skills.dispatch.Action``."""
+    action: object
+
+
+TurnEvent = Union[Retrieved, Acted, Sentence, ReplyDone]
 
 # The user's own statements are the ground truth; the assistant's replies only echo them
 # (and may be wrong), so they rank a little lower. A user's question states nothing.
@@ -63,14 +74,18 @@ def rank_memories(hits: list[Hit], k: int) -> list[Hit]:
 
 class Engine:
     def __init__(self, cfg: Config, llm: LocalLLM, embedder, store: MemoryStore,
-                 skills: SkillIndex | None, session_id: str | None = None) -> None:
+                 skills: SkillIndex | None, session_id: str | None = None, actions=None) -> None:
         self.cfg, self.llm, self.embedder, self.store, self.skills = cfg, llm, embedder, store, skills
+        self.actions = actions          # skills.dispatch.SkillDispatcher, or None: conversation only
         self.session_id = session_id or uuid.uuid4().hex[:12]
         self.history: list[HistoryTurn] = []
         self._lock = threading.Lock()
 
     def retrieve(self, text: str):
         vector = self.embedder.embed_one(text)
+        return (vector, *self._search(vector))
+
+    def _search(self, vector):
         in_prompt = {t.memory_id for t in history_window(self.history, self.cfg.llm.history_turns)}
         memories = rank_memories(
             self.store.search(vector, self.cfg.memory.top_k * 4, exclude_ids=in_prompt,
@@ -78,7 +93,7 @@ class Engine:
             self.cfg.memory.top_k)
         docs = self.skills.search(vector, self.cfg.skills.top_k, self.cfg.skills.min_relevance) \
             if self.skills else []
-        return vector, memories, docs
+        return memories, docs
 
     def remember(self, role: str, text: str, vector=None) -> Memory:
         memory = Memory(text=text, role=role, session_id=self.session_id, profile=self.store.profile)
@@ -92,7 +107,12 @@ class Engine:
                 cancel: threading.Event | None = None) -> Iterator[TurnEvent]:
         timings = timings or TurnTimings()
         with self._lock:
-            vector, memories, docs = self.retrieve(user_text)
+            vector = self.embedder.embed_one(user_text)
+            action = self.actions.act(user_text, vector) if self.actions else None
+            if action is not None:
+                yield from self._acted(user_text, vector, action, timings)
+                return
+            memories, docs = self._search(vector)
             timings.mark("retrieval_ready")
             yield Retrieved(memories, docs)
             messages = build_messages(self.cfg.llm, user_text, self.history, memories, docs)
@@ -117,6 +137,20 @@ class Engine:
                 self.remember("assistant", reply + (" [interrupted]" if cancelled else ""))
                 log.debug("stored reply in %.0f ms", (time.perf_counter() - started) * 1000)
             yield ReplyDone(reply, cancelled)
+
+    def _acted(self, user_text: str, vector, action, timings: TurnTimings) -> Iterator[TurnEvent]:
+        """A skill's reply, spoken sentence by sentence like a streamed one."""
+        timings.mark("retrieval_ready")
+        yield Retrieved([], [])
+        yield Acted(action)
+        timings.mark("first_token")
+        self.remember("user", user_text, vector)
+        for index, sentence in enumerate(split_all(action.reply)):
+            timings.mark("first_sentence")
+            yield Sentence(sentence, index)
+        timings.mark("reply_done")
+        self.remember("assistant", action.reply)
+        yield ReplyDone(action.reply, False)
 
     def ask(self, user_text: str) -> tuple[str, Retrieved]:
         """One whole turn as text: what ``assistant ask`` and tests use."""

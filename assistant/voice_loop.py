@@ -8,6 +8,10 @@ next: while the LLM writes sentence two, sentence one is being synthesised and p
 
 Each stage is a plain object with one method, so any of them can be swapped (file or
 mic, WAV or speaker) or tested on its own.
+
+Between turns the turn worker polls the runtime's ``announcer`` (due timers and
+reminders) and queues what it returns for speech, so an announcement never cuts into a
+reply; reminders that fell due while the assistant was off are announced at start.
 """
 from __future__ import annotations
 
@@ -22,13 +26,14 @@ from audio.capture import AudioSource
 from audio.playback import AudioSink
 from audio.vad import Endpointer, Utterance
 
-from .engine import ReplyDone, Retrieved, Sentence
+from .engine import Acted, ReplyDone, Retrieved, Sentence
 from .errors import AssistantError
 from .metrics import MetricsWriter, TurnRecord, TurnTimings
 
 log = logging.getLogger(__name__)
 
 SPEAKING_TAIL_S = 0.3   # the room still rings briefly after playback
+ANNOUNCE_POLL_S = 0.25  # how often, between turns, due reminders are checked
 
 
 @dataclass
@@ -40,6 +45,7 @@ class _Turn:
     retrieved: Retrieved | None = None
     reply: str = ""
     cancelled: bool = False
+    skill: dict | None = None
 
 
 @dataclass
@@ -54,12 +60,18 @@ class _EndOfReply:
 
 
 @dataclass
+class _Announcement:
+    text: str
+
+
+@dataclass
 class VoiceLoop:
     runtime: object                       # assistant.runtime.Runtime
     source: AudioSource
     sink: AudioSink
     on_turn: Callable[[TurnRecord], None] = lambda record: None
     on_notice: Callable[[str], None] = lambda text: None
+    on_announcement: Callable[[str], None] = lambda text: None
     metrics: MetricsWriter = field(default_factory=lambda: MetricsWriter(None))
     turns: int = 0
     _speaking_until: float = 0.0
@@ -70,7 +82,8 @@ class VoiceLoop:
         self.endpointer = Endpointer(cfg.vad)
         self.gate_mic = self.source.live and cfg.audio.mute_mic_while_speaking
         self._utterances: queue.Queue[Utterance | None] = queue.Queue()
-        self._speech: queue.Queue[_Speak | _EndOfReply | None] = queue.Queue()
+        self._speech: queue.Queue[_Speak | _EndOfReply | _Announcement | None] = queue.Queue()
+        self.announcer = getattr(self.runtime, "announcer", None)
 
     # -- stage 1: capture and endpointing (runs in the caller's thread) -------------
     def run(self) -> int:
@@ -101,9 +114,29 @@ class VoiceLoop:
         return self._speaking or time.perf_counter() < self._speaking_until
 
     # -- stage 2: STT and the engine -------------------------------------------------
+    def _announce_due(self) -> None:
+        if self.announcer is None:
+            return
+        try:
+            for text in self.announcer.due():
+                log.info("announcing: %s", text)
+                self.on_announcement(text)
+                self._speech.put(_Announcement(text))
+        except Exception:   # a broken reminders file must not stop the conversation
+            log.exception("checking reminders failed")
+
+    def _next_utterance(self) -> Utterance | None:
+        """The next utterance; while waiting for it, announce what falls due."""
+        while True:
+            self._announce_due()
+            try:
+                return self._utterances.get(timeout=ANNOUNCE_POLL_S)
+            except queue.Empty:
+                continue
+
     def _turn_worker(self) -> None:
         number = 0
-        while (utterance := self._utterances.get()) is not None:
+        while (utterance := self._next_utterance()) is not None:
             timings = TurnTimings(speech_end=utterance.speech_end)
             try:
                 transcript = self.runtime.stt.transcribe(utterance.audio)
@@ -119,6 +152,8 @@ class VoiceLoop:
                 for event in self.runtime.engine.respond(transcript.text, timings):
                     if isinstance(event, Retrieved):
                         turn.retrieved = event
+                    elif isinstance(event, Acted):
+                        turn.skill = event.action.as_dict()
                     elif isinstance(event, Sentence):
                         self._speech.put(_Speak(turn, event.text))
                     elif isinstance(event, ReplyDone):
@@ -136,6 +171,13 @@ class VoiceLoop:
         tts = self.runtime.tts
         while (item := self._speech.get()) is not None:
             try:
+                if isinstance(item, _Announcement):
+                    audio = tts.synthesize(item.text)
+                    if len(audio):
+                        self._speaking = True
+                        self.sink.write(audio)
+                        self.sink.gap(self.runtime.cfg.audio.gap_between_replies_ms / 1000)
+                    continue
                 if isinstance(item, _Speak):
                     audio = tts.synthesize(item.text)
                     item.turn.timings.mark("first_sentence_synth")
@@ -164,7 +206,7 @@ class VoiceLoop:
             skill_docs=[d.as_dict() for d in retrieved.docs],
             latency_ms=turn.timings.relative_ms(),
             input_position_s=round(turn.utterance.stream_end_s, 2) if not self.source.live else None,
-            interrupted=turn.cancelled)
+            interrupted=turn.cancelled, skill=turn.skill)
         log.info("turn %d: %s", turn.number, turn.timings.summary())
         self.metrics.write(record)
         self.on_turn(record)
