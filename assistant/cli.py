@@ -166,7 +166,7 @@ def cmd_ask(ctx: Ctx) -> int:
 
 
 def cmd_chat(ctx: Ctx) -> int:
-    from .engine import ReplyDone, Retrieved, Sentence
+    from .engine import Acted, ReplyDone, Retrieved, Sentence
     rt = ctx.runtime()
     rt.load(engine=True)
     if not ctx.json:
@@ -178,15 +178,17 @@ def cmd_chat(ctx: Ctx) -> int:
             return 0
         if not text:
             return 0
-        retrieved = None
+        retrieved, acted = None, None
         for event in rt.engine.respond(text):
             if isinstance(event, Retrieved):
                 retrieved = event
+            elif isinstance(event, Acted):
+                acted = event.action.as_dict()
             elif isinstance(event, Sentence) and not ctx.json:
                 print(event.text, end=" ", flush=True)
             elif isinstance(event, ReplyDone):
                 if ctx.json:
-                    print(json.dumps({"you": text, "reply": event.text,
+                    print(json.dumps({"you": text, "reply": event.text, "skill": acted,
                                       "memories": [h.as_dict() for h in retrieved.memories] if retrieved else []},
                                      ensure_ascii=False), flush=True)
                 else:

@@ -7,14 +7,15 @@ every token is checked against a large grammar. This one admits exactly one layo
 without escapes — so the model only chooses the values, in few tokens. It covers the
 schema subset skill arguments need (object of string/enum/const/integer/number/boolean
 properties); anything else raises ``GrammarUnsupported`` and that skill must parse its
-own arguments. The result is still validated against the full schema afterwards.
+own arguments (so does a string pattern richer than character classes and literals).
+The result is still validated against the full schema afterwards.
 """
 from __future__ import annotations
 
 import json
 import re
 
-MAX_STRING = 100
+MAX_STRING = 200
 
 
 class GrammarUnsupported(ValueError):
@@ -26,17 +27,37 @@ def _literal(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _char_class(pattern: str | None) -> tuple[str, int, int] | None:
-    """``^[0-9+ ]{1,40}$`` or ``^[…]+$`` → (class, min, max); None for other patterns."""
-    if not pattern:
+_PIECE = re.compile(r"(\[(?:\\.|[^\]\\])+\]|\\.|[^\\\[\](){}*+?|^$.])(\{\d+(?:,\d+)?\}|[*+?])?")
+
+
+def _pattern(pattern: str | None) -> str | None:
+    """GBNF for an anchored regex made of character classes and literal characters, each
+    optionally repeated ({m,n} {n} + * ?): ``^[0-9]{2}:[0-9]{2}$``, ``^[0-9+ ]{1,40}$``.
+    None for anything richer (groups, alternation, dot): that needs a parser."""
+    if not pattern or not (pattern.startswith("^") and pattern.endswith("$")):
         return None
-    m = re.fullmatch(r"\^(\[[^\]]+\])(?:\{(\d+),(\d+)\}|(\+)|(\*))\$", pattern)
-    if not m or '"' in m.group(1):
-        return None
-    cls = m.group(1)
-    if m.group(2):
-        return cls, int(m.group(2)), int(m.group(3))
-    return cls, 1 if m.group(4) else 0, MAX_STRING
+    body, parts, pos = pattern[1:-1], [], 0
+    while pos < len(body):
+        m = _PIECE.match(body, pos)
+        if not m:
+            return None
+        atom, rep = m.groups()
+        if atom.startswith("["):
+            if '"' in atom:
+                return None
+            gb = atom
+        else:
+            char = atom[-1] if atom.startswith("\\") else atom
+            if atom.startswith("\\") and char.isalnum():
+                return None         # \d, \w, \s: write them as classes
+            gb = _literal(char)
+        if rep == "+":
+            rep = f"{{1,{MAX_STRING}}}"
+        elif rep == "*":
+            rep = f"{{0,{MAX_STRING}}}"
+        parts.append(gb + (rep or ""))
+        pos = m.end()
+    return " ".join(parts) or None
 
 
 def _value(name: str, schema: dict, rules: dict[str, str]) -> str:
@@ -46,13 +67,14 @@ def _value(name: str, schema: dict, rules: dict[str, str]) -> str:
         return "(" + " | ".join(_literal(json.dumps(v)) for v in schema["enum"]) + ")"
     kind = schema.get("type")
     if kind == "string":
-        cls = _char_class(schema.get("pattern"))
-        if schema.get("pattern") and cls is None:
-            raise GrammarUnsupported(f"{name}: pattern {schema['pattern']!r} is not a simple character class")
-        char, low, high = cls or ("[^\"\\\\\\x00-\\x1f]", schema.get("minLength", 0), MAX_STRING)
-        high = min(high, schema.get("maxLength", high))
-        low = max(low, schema.get("minLength", low))
-        rules[f"{name}-str"] = f'"\\"" {char}{{{low},{high}}} "\\""'
+        if schema.get("pattern"):
+            body = _pattern(schema["pattern"])
+            if body is None:
+                raise GrammarUnsupported(f"{name}: pattern {schema['pattern']!r} is too rich for the argument grammar")
+        else:
+            low, high = schema.get("minLength", 0), min(MAX_STRING, schema.get("maxLength", MAX_STRING))
+            body = f"[^\"\\\\\\x00-\\x1f]{{{low},{high}}}"
+        rules[f"{name}-str"] = f'"\\"" {body} "\\""'
         return f"{name}-str"
     if kind in ("integer", "number"):
         biggest = max(abs(schema.get("maximum", 10 ** 9)), abs(schema.get("minimum", 0)))

@@ -82,8 +82,8 @@ class ReminderBook:
     def cancel(self, which: str) -> list[Reminder]:
         """Cancel by id, by words of the message ("the oven one"), or "all".
 
-        With one pending reminder, any description cancels it; with several, only the
-        ones whose words match, and none when the words match none of them.
+        Only reminders whose words match are cancelled, none when nothing matches; a
+        bare "timer" or "reminder" with no match cancels the latest of that kind.
         """
         which = which.strip().lower()
         with self._locked() as items:
@@ -96,9 +96,7 @@ class ReminderBook:
                     want = _words(which)
                     chosen = [r for r in pending if want and want <= _words(r.message + " " + r.kind)] \
                         or [r for r in pending if want & _words(r.message)]
-                if not chosen and len(pending) == 1:
-                    chosen = pending
-                if not chosen and which in ("", "timer", "reminder", "it", "last", "latest") and pending:
+                if not chosen and which in ("", "timer", "reminder", "alarm", "it", "last", "latest") and pending:
                     kind = [r for r in pending if r.kind == which] or pending
                     chosen = [max(kind, key=lambda r: r.created)]
             for r in chosen:
@@ -130,7 +128,7 @@ def clock_time(ts: float, tz: dt.tzinfo | None) -> str:
 
 def describe(r: Reminder) -> str:
     if r.kind == "timer":
-        label = f"{say_duration(r.seconds)} timer" if r.seconds else "timer"
+        label = f"{say_duration(r.seconds, adjective=True)} timer" if r.seconds else "timer"
         return f"a {label}" + (f" for {r.message}" if r.message else "")
     return f"a reminder to {r.message}" if r.message else "a reminder"
 
@@ -138,7 +136,7 @@ def describe(r: Reminder) -> str:
 def announcement(r: Reminder, now: float, tz: dt.tzinfo | None) -> str:
     """What to say when ``r`` comes due (or, if the assistant was off, that it did)."""
     if r.kind == "timer":
-        what = f"Your {say_duration(r.seconds)} timer is done." if r.seconds else "Your timer is done."
+        what = f"Your {say_duration(r.seconds, adjective=True)} timer is done." if r.seconds else "Your timer is done."
         if r.message:
             what = what[:-1] + f": {r.message}."
     else:

@@ -132,13 +132,13 @@ def parse_duration(text: str) -> int | None:
     return int(round(total)) if found and total > 0 else None
 
 
-def say_duration(seconds: int) -> str:
-    """12 → "12 seconds", 600 → "10 minutes", 5400 → "1 hour and 30 minutes"."""
+def say_duration(seconds: int, adjective: bool = False) -> str:
+    """12 → "12 seconds", 5400 → "1 hour and 30 minutes"; as an adjective, "5 minute"."""
     parts = []
     for name, size in (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1)):
         n, seconds = divmod(seconds, size)
         if n:
-            parts.append(f"{n} {name}{'s' if n != 1 else ''}")
+            parts.append(f"{n} {name}{'s' if n != 1 and not adjective else ''}")
     if not parts:
         return "0 seconds"
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]

@@ -96,7 +96,7 @@ def run(args: dict, ctx) -> str:
     message = args.get("message", "")
     ctx.reminders.add(args["kind"], message, due, seconds if args["kind"] == "timer" else 0)
     if args["kind"] == "timer":
-        return f"Okay, a {say_duration(seconds)} timer, starting now." if "seconds" in args \
+        return f"Okay, a {say_duration(seconds, adjective=True)} timer, starting now." if "seconds" in args \
             else f"Okay, a timer for {when[3:]}."
     return f"Okay, I'll remind you {when}: {second_person(message)}." if message \
         else f"Okay, I'll remind you {when}."
