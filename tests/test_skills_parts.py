@@ -137,3 +137,15 @@ def test_runner_turns_raise_and_hang_into_results():
     assert run_with_timeout("x", hang, {}, None, 0.3).status == "timeout"
     assert time.monotonic() - started < 1.0
     assert run_with_timeout("x", lambda a, c: None, {}, None, 1).status == "error"   # no sentence to say
+
+
+def test_no_skill_code_can_run_text_as_code_or_shell():
+    """Model output is data: nothing on the skill path evaluates or executes text."""
+    import re
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent
+    files = [*root.glob("skills/**/*.py"), root / "assistant" / "engine.py", root / "assistant" / "config_edit.py"]
+    forbidden = re.compile(r"(?<![.\w])(eval|exec|compile)\(|\bsubprocess\b|os\.system|os\.popen|shell=True|pickle\.loads")
+    found = [f"{p.relative_to(root)}:{n}" for p in files for n, line in enumerate(p.read_text().splitlines(), 1)
+             if forbidden.search(line) and not line.lstrip().startswith("#")]
+    assert found == []
