@@ -86,7 +86,7 @@ def fill(doc: SkillDoc, text: str, parse=None, llm=None, use_parser: bool = True
         grammar = schema_to_gbnf(schema)
     except GrammarUnsupported as e:
         raise BadArguments(f"skill {doc.name}: its parameters need a parse() in its handler ({e})")
-    raw = llm.constrained(llm_messages(doc, text), grammar, max_tokens=96)
+    raw = llm.constrained(llm_messages(doc, text), grammar, max_tokens=96, prefix_key=f"{doc.name}:{doc.sha256}")
     ms = (time.perf_counter() - started) * 1000
     try:
         args = json.loads(raw)

@@ -80,6 +80,7 @@ def test_the_llm_fills_arguments_under_the_grammar_when_there_is_no_parser(runti
         filled = fill(doc, text, None, runtime.llm)
         assert filled.source == "llm" and filled.args == {"sides": sides}, filled
         assert problems(doc.parameters, filled.args) == []
+    assert any(key.startswith("dice:") for key in runtime.llm._prefix_states)   # the skill's prompt is kept
 
 
 # -- each built-in skill through `assistant ask` ----------------------------------------
