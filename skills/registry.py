@@ -19,10 +19,13 @@ import numpy as np
 
 from assistant.errors import AssistantError
 
-from .index import SkillIndex
+from .index import BUILTIN_DOCS, SkillIndex
+from .runner import call_with_timeout
 from .spec import SkillDoc
 
 log = logging.getLogger(__name__)
+
+GUARD_TIMEOUT_S = 1.0   # a user's handler import or parser that takes longer is switched off
 
 
 class HandlerError(AssistantError):
@@ -48,6 +51,7 @@ class SkillRegistry:
         self.index = index
         self._signature: tuple | None = None
         self._modules: dict[str, tuple[int, ModuleType]] = {}
+        self._quarantined: dict[str, int] = {}      # handler path → mtime of the version that hung
         self._lock = threading.Lock()
         self.rows: list[dict] = []
         self.vectors = np.zeros((0, index.embedder.dim), np.float32)
@@ -72,6 +76,28 @@ class SkillRegistry:
     def by_name(self, name: str) -> SkillDoc | None:
         return next((d for d in self.docs.values() if d.name == name), None)
 
+    def parse(self, doc: SkillDoc, text: str):
+        """The doc's parser on ``text``: its arguments, None (not a request for it), or
+        ``NotImplemented`` when it has no parser. Built-in parsers run inline; the user's
+        run under a deadline, and one that hangs is switched off until its file changes."""
+        module = self.handler(doc)
+        parse = getattr(module, "parse", None)
+        if parse is None:
+            return NotImplemented
+        if Path(doc.path).parent == BUILTIN_DOCS:
+            return parse(text)
+        status, value = call_with_timeout(f"parse-{doc.name}", lambda: parse(text), GUARD_TIMEOUT_S)
+        if status == "timeout":
+            self._quarantined[doc.handler] = self._modules[doc.handler][0]
+            self._modules.pop(doc.handler, None)
+            log.error("skill %s: parse() took over %g s; switched off until %s changes", doc.name, GUARD_TIMEOUT_S,
+                      Path(doc.handler).name)
+            raise HandlerError(f"skill {doc.name}: parse() took over {GUARD_TIMEOUT_S:g} s; switched off until "
+                               f"{Path(doc.handler).name} changes")
+        if status == "error":
+            raise value
+        return value
+
     def handler(self, doc: SkillDoc) -> ModuleType:
         """The doc's handler module, imported afresh whenever its file changed."""
         path = Path(doc.handler)
@@ -82,12 +108,18 @@ class SkillRegistry:
         cached = self._modules.get(doc.handler)
         if cached and cached[0] == mtime:
             return cached[1]
+        if self._quarantined.get(doc.handler) == mtime:
+            raise HandlerError(f"skill {doc.name}: {path} hung before; it stays off until the file changes")
         spec = importlib.util.spec_from_file_location(f"skill_handler_{doc.name}_{mtime}", path)
         module = importlib.util.module_from_spec(spec)
-        try:
-            spec.loader.exec_module(module)
-        except Exception as e:
-            raise HandlerError(f"skill {doc.name}: cannot import {path} ({e.__class__.__name__}: {e}); fix the handler")
+        status, error = call_with_timeout(f"import-{doc.name}", lambda: spec.loader.exec_module(module),
+                                          GUARD_TIMEOUT_S)
+        if status == "timeout":
+            self._quarantined[doc.handler] = mtime
+            raise HandlerError(f"skill {doc.name}: importing {path} took over {GUARD_TIMEOUT_S:g} s; fix the handler")
+        if status == "error":
+            raise HandlerError(f"skill {doc.name}: cannot import {path} ({error.__class__.__name__}: {error}); "
+                               "fix the handler")
         if not callable(getattr(module, "run", None)):
             raise HandlerError(f"skill {doc.name}: {path} has no run(args, ctx) function; add one")
         self._modules[doc.handler] = (mtime, module)

@@ -60,17 +60,14 @@ class Router:
             if not doc.handler:
                 continue
             try:
-                parse = getattr(self.registry.handler(doc), "parse", None)
-            except HandlerError:
-                continue            # reported when the skill is chosen; cannot recognise meanwhile
-            if parse is None:
+                args = self.registry.parse(doc, text)
+            except HandlerError as e:
+                log.debug("%s", e)  # reported when the skill is chosen; cannot recognise meanwhile
                 continue
-            try:
-                args = parse(text)
             except Exception:       # a parser bug must not break the turn
                 log.exception("parser of skill %s failed on %r", doc.name, text)
                 continue
-            if args is not None:
+            if args is not None and args is not NotImplemented:
                 found[path] = args
         return found
 

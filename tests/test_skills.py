@@ -274,6 +274,8 @@ FAULTY = {
     "crash": ("crash the widget", 'def run(args, ctx):\n    raise RuntimeError("widget exploded")\n'),
     "hang": ("hang the widget", "import time\n\ndef run(args, ctx):\n    time.sleep(30)\n    return 'late'\n"),
     "broken": ("break the widget", "def run(args, ctx)\n    return 'missing colon'\n"),
+    "slowparse": ("count the sheep", "import time\n\ndef parse(text):\n    time.sleep(30)\n\n"
+                                     "def run(args, ctx):\n    return 'never'\n"),
 }
 
 
@@ -308,3 +310,4 @@ def test_a_hanging_or_unimportable_handler_gets_an_apology_and_the_next_turn_wor
     log = (cli.home / "logs" / "assistant.log").read_text()
     assert "skill hang: handler still running after 1.0 s" in log
     assert re.search(r"skill broken: cannot import .*broken\.py \(SyntaxError", log)
+    assert "skill slowparse: parse() took over 1 s; switched off until slowparse.py changes" in log
