@@ -23,6 +23,7 @@ request. Everything else is conversation and goes to the LLM.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,6 +34,7 @@ from .spec import SkillDoc
 log = logging.getLogger(__name__)
 
 COUNTER_VETO = 0.85     # a counter-example this similar vetoes even a recognised request
+VOCATIVE = re.compile(r"^\s*(?:hey|hi|hello|ok|okay)\s+[a-z]+\s*[,!:]\s*", re.I)
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,7 @@ class Router:
 
     def _recognised(self, text: str) -> dict[str, dict]:
         """path → arguments, for every skill whose parser accepts the text."""
+        text = VOCATIVE.sub("", text)       # "hey Juniper, what time is it"
         found = {}
         for path, doc in self.registry.docs.items():
             if not doc.handler:

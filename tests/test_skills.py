@@ -70,6 +70,19 @@ def test_every_doc_example_routes_to_its_skill_and_no_counter_example_does(runti
     assert not wrong, "\n".join(wrong)
 
 
+@pytest.mark.parametrize("text, want", [
+    ("forget it", None), ("remember me?", None), ("remember when we met", None), ("call me a taxi", None),
+    ("call me when you're ready", None), ("what's the battery life of an iPhone", None),
+    ("how much memory does a goldfish have", None), ("set a timer for 5", None), ("my timer went off", None),
+    ("hey Juniper, what time is it", "time_date"), ("ping me in 5 mins about the laundry", "set_reminder"),
+    ("call me Dr Who", "configure"), ("note to self buy milk", "remember")])
+def test_colloquial_phrases_found_by_a_stress_probe(runtime, text, want):
+    from skills.router import Router
+    runtime.skill_registry.refresh()
+    route = Router(runtime.skill_registry, 0.72, 0.04).route(runtime.embedder.embed_one(text), text)
+    assert (route.doc.name if route.doc else None) == want, route.as_dict()
+
+
 def test_the_llm_fills_arguments_under_the_grammar_when_there_is_no_parser(runtime, tmp_path):
     from skills.arguments import fill, problems
     from skills.spec import read_doc

@@ -10,7 +10,13 @@ def parse(text: str):
     m = re.search(r"\bcall me\s+(.+)$", text.strip(" .!?"), re.I)
     if m and not re.search(r"\b(stop|don'?t|do not|no longer|never)\b\s+call", t):
         name = re.sub(r"\s+(please|from now on|instead)$", "", m.group(1).strip(), flags=re.I)
-        return {"setting": "name", "change": "set", "value": name[:40]}
+        words = name.split()
+        # a name, not "call me a taxi" or "call me when you're ready"
+        if 1 <= len(words) <= 3 and not re.match(r"(a|an|the|when|if|later|back|tomorrow|after|before|at|in|on|"
+                                                  r"up|now|soon|sometime|anything|something|whatever)\b", name, re.I) \
+                and not re.search(r"\b(you|your|you're|me|my)\b", name, re.I):
+            return {"setting": "name", "change": "set", "value": name[:40]}
+        return None
     if re.search(r"\b(stop|don'?t|do not|no longer)\s+call(ing)? me\b|\bforget my name\b", t):
         return {"setting": "name", "change": "reset"}
     # about my voice, not the world: "the neighbours are so loud", "the speed of sound"

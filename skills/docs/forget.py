@@ -17,6 +17,8 @@ def parse(text: str):
     if not m or m.end() >= len(t):
         return None
     about = re.sub(r"\s+please$", "", t[m.end():].strip(" ,"), flags=re.I)
+    if re.fullmatch(r"(it|that|this|them|those|these|him|her|me|about it|that then)\W*", about, re.I):
+        return None         # "forget it": never mind, not a topic
     if re.match(r"(everything|all\b|it all|anything|your (?:entire |whole )?memory|me\b)", about, re.I) \
             or re.search(r"\b(reminders?|timers?|alarms?)$", about, re.I):
         return None         # forget_everything, or a reminder to cancel

@@ -4,7 +4,7 @@ import re
 from assistant.prompt import second_person
 
 _LEAD = re.compile(r"^(?:(?:hey|ok|okay|please|so|and|can you|could you|would you|i want you to|i need you to)\s+)*"
-                   r"(?:remember|note|make a note|take a note|keep in mind|don'?t forget|never forget|write down|"
+                   r"(?:remember|note to self|note|make a note|take a note|keep in mind|don'?t forget|never forget|write down|"
                    r"save|memori[sz]e|store|jot down)(?:\s+(?:this|that|the fact that|for me))*\s*[,:]?\s+(?:that\s+)?",
                    re.I)
 _TAIL = re.compile(r"[,.]?\s*(?:please\s+)?(?:remember|keep|note|don'?t forget)\s+(?:that|this|it)(?:\s+in mind)?"
@@ -12,6 +12,8 @@ _TAIL = re.compile(r"[,.]?\s*(?:please\s+)?(?:remember|keep|note|don'?t forget)\
 
 
 def parse(text: str):
+    if text.strip().endswith("?"):
+        return None         # "remember me?", "do you remember ...?": a question, not a fact
     t = text.strip().rstrip(".!")
     m = _LEAD.match(t)
     if m and len(t) > m.end():
@@ -22,6 +24,8 @@ def parse(text: str):
             return None
         fact = t[:m.start()]
     fact = re.sub(r"\s+please$", "", fact.strip(" ,"), flags=re.I)
+    if re.match(r"(when|what|where|who|how|why|if|whether|me|it|that|this|us|him|her)\b", fact, re.I):
+        return None         # "remember when we met": reminiscing, not a fact to keep
     return {"fact": fact} if len(fact) >= 2 else None
 
 

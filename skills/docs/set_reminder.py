@@ -14,7 +14,8 @@ _DURATION = (r"(?:(?:in|for|after)\s+)?(?:(?:an?|\d+(?:\.\d+)?|half an?|a quarte
 _LEAD = re.compile(r"^(?:(?:hey|ok|okay|please|can you|could you|would you|will you|i need you to|i want you to)\s+)*", re.I)
 _VERB = re.compile(r"^(?:(?:(?:set|start|put|make|create|add)\s+(?:me\s+)?(?:up\s+)?(?:on\s+)?)?(?:a|an|the)?\s*"
                    r"(?:new\s+)?(?:timer|reminder|alarm|countdown)(?:\s+on)?|remind me|count\s*down(?:\s+from)?|"
-                   r"don'?t let me forget|make sure i (?:remember|don'?t forget)|wake me up|alert me)\b", re.I)
+                   r"don'?t let me forget|make sure i (?:remember|don'?t forget)|wake me up|alert me|i need reminding|"
+                   r"reminding|(?:ping|nudge) me)\b", re.I)
 
 
 def _clock(text: str):
@@ -23,9 +24,8 @@ def _clock(text: str):
         return ("12:00" if m.group(1).lower() != "midnight" else "00:00"), m.span()
     m = _AT.search(text)
     if not m or (m.group(4) is None and m.group(2) is None and m.group(3) is None
-                 and not text[:m.start()].lower().rstrip().endswith(("reminder", "alarm", "me"))
-                 and not re.match(r"\s*(?:to|that|about)\b", text[m.end():], re.I)):
-        return None, None
+                 and m.group(0).lower().startswith("for")):
+        return None, None       # "a timer for 5": minutes, not five o'clock
     hour, minute = int(m.group(1)), int(m.group(2) or m.group(3) or 0)
     suffix = (m.group(4) or "").lower().replace(".", "").replace(" ", "")
     if suffix.startswith("p") and hour < 12:
@@ -39,7 +39,7 @@ def _clock(text: str):
     return f"{hour:02d}:{minute:02d}", m.span()
 
 
-_REQUEST = re.compile(r"\bremind me\b(?!\s*,)(?!\s+of\b)|\btimer\b|\breminder\b|\bcount\s*down\b|\balarm\b|"
+_REQUEST = re.compile(r"\bremind me\b(?!\s*,)(?!\s+of\b)|\bneed reminding\b|\b(?:ping|nudge) me\b|\btimer\b|\breminder\b|\bcount\s*down\b|\balarm\b|"
                       r"don'?t let me forget|make sure i (?:remember|don'?t forget)|\bwake me\b|\balert me\b", re.I)
 _NOT = re.compile(r"\b(cancel|delete|remove|stop|turn off|clear|how long|how much time|what|which|list|any)\b", re.I)
 
@@ -61,7 +61,7 @@ def parse(text: str):
         at, span = _clock(t)
         if at:
             t = (t[:span[0]] + " " + t[span[1]:]).strip()
-    if seconds is None and at is None and not re.search(r"\bremind me\b", t, re.I):
+    if seconds is None and at is None and not re.search(r"\bremind me\b|\bneed reminding\b", t, re.I):
         return None         # "the timer on my oven is broken": a timer with no time is no request
     t = re.sub(r"\s+", " ", t)
     t = _LEAD.sub("", t)

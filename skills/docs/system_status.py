@@ -9,6 +9,14 @@ _ASK = re.compile(r"^(?:(?:hey|ok|okay|so|please|can you|could you)\s+)*(?:how|w
                   r"tell|show|report|run|do a|get)\b", re.I)
 _SUBJECT = re.compile(r"\b(computer|laptop|machine|system|pc|cpu|processor|ram|memory|disk|storage|drive|battery|"
                       r"charging|charged|plugged|status|health|load|usage|space)\b", re.I)
+_FILLER = {"how", "what", "whats", "what's", "how's", "is", "are", "the", "my", "this", "computer", "laptop", "machine",
+           "system", "pc", "cpu", "processor", "ram", "memory", "disk", "storage", "drive", "battery", "charging",
+           "charged", "plugged", "in", "status", "health", "load", "usage", "space", "free", "left", "much", "used",
+           "use", "being", "doing", "running", "working", "hard", "busy", "level", "percent", "percentage", "at",
+           "of", "on", "give", "me", "a", "report", "check", "tell", "show", "get", "do", "run", "have", "i",
+           "there", "it", "going", "full", "remaining", "available", "current", "currently", "right", "now",
+           "please", "can", "you", "could", "does", "overall", "quick", "hey", "ok", "okay", "so", "an", "whole",
+           "still", "using", "uses", "charge", "power", "info", "information", "stats", "statistics", "up", "and", "all", "how's"}
 _ELSE = re.compile(r"\b(you|your|remember|know|car|phone|my memory|buy|cost|price|new)\b", re.I)
 
 
@@ -18,8 +26,8 @@ def parse(text: str):
     if not _ASK.match(t):
         return None
     t = re.sub(r"^(?:(?:hey|ok|okay|so|please|can you|could you)\s+)+", "", t)
-    if not _SUBJECT.search(t) or _ELSE.search(t):
-        return None
+    if not _SUBJECT.search(t) or _ELSE.search(t) or set(re.findall(r"[a-z']+", t)) - _FILLER:
+        return None         # "the battery life of an iPhone", "memory does a goldfish have": not this computer
     for part, pattern in (("battery", r"batter|charg|plugged|power"), ("cpu", r"\bcpu\b|processor|\bload\b|busy"),
                           ("memory", r"\bram\b|memory"), ("disk", r"disk|storage|space|drive")):
         if re.search(pattern, t):

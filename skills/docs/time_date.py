@@ -7,6 +7,7 @@ _FILLER = {"what", "whats", "what's", "is", "it", "its", "it's", "the", "time", 
            "today's", "now", "right", "current", "currently", "tell", "me", "please", "could", "can", "would",
            "you", "do", "have", "got", "know", "of", "week", "which", "and", "a", "this", "exactly", "hey", "ok",
            "okay", "so", "at", "moment", "the", "we", "say", "give", "im", "i'm", "wondering", "remind", "again",
+           "let", "tell", "us", "what's", "there", "o'clock",
            "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "month", "year"}
 
 
