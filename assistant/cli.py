@@ -14,6 +14,7 @@ import sys
 import threading
 from pathlib import Path
 
+from . import cli_reminders
 from .errors import AssistantError
 
 log = logging.getLogger("assistant")
@@ -70,6 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     models = sub.add_parser("models", parents=[common], help="which model each stage uses")
     models.add_argument("--no-verify", action="store_true", help="skip the checksum check")
     models.add_argument("--prepare", action="store_true", help="assemble the LLM now (once), with progress")
+    cli_reminders.add_parser(sub, common)
     return p
 
 
@@ -96,7 +98,7 @@ class Ctx:
 
     def runtime(self):
         from .runtime import Runtime
-        return Runtime(self.cfg, self.paths, quiet=self.args.quiet)
+        return Runtime(self.cfg, self.paths, quiet=self.args.quiet, config_file=self.user_config)
 
     def out(self, obj, human: str) -> None:
         print(json.dumps(obj, ensure_ascii=False) if self.json else human, flush=True)
@@ -153,15 +155,17 @@ def cmd_ask(ctx: Ctx) -> int:
     rt = ctx.runtime()
     rt.load(engine=True)
     timings = TurnTimings()
-    reply, retrieved = "", None
-    from .engine import ReplyDone, Retrieved
+    reply, retrieved, acted = "", None, None
+    from .engine import Acted, ReplyDone, Retrieved
     for event in rt.engine.respond(ctx.args.text, timings):
         if isinstance(event, Retrieved):
             retrieved = event
+        elif isinstance(event, Acted):
+            acted = event.action.as_dict()
         elif isinstance(event, ReplyDone):
             reply = event.text
     memories = [h.as_dict() for h in retrieved.memories] if retrieved else []
-    ctx.out({"question": ctx.args.text, "reply": reply, "memories": memories,
+    ctx.out({"question": ctx.args.text, "reply": reply, "memories": memories, "skill": acted,
              "latency_ms": timings.relative_ms()}, reply)
     if ctx.args.speak or ctx.args.output:
         _speak(rt, reply, ctx.args.output)
@@ -169,7 +173,7 @@ def cmd_ask(ctx: Ctx) -> int:
 
 
 def cmd_chat(ctx: Ctx) -> int:
-    from .engine import ReplyDone, Retrieved, Sentence
+    from .engine import Acted, ReplyDone, Retrieved, Sentence
     rt = ctx.runtime()
     rt.load(engine=True)
     if not ctx.json:
@@ -181,15 +185,17 @@ def cmd_chat(ctx: Ctx) -> int:
             return 0
         if not text:
             return 0
-        retrieved = None
+        retrieved, acted = None, None
         for event in rt.engine.respond(text):
             if isinstance(event, Retrieved):
                 retrieved = event
+            elif isinstance(event, Acted):
+                acted = event.action.as_dict()
             elif isinstance(event, Sentence) and not ctx.json:
                 print(event.text, end=" ", flush=True)
             elif isinstance(event, ReplyDone):
                 if ctx.json:
-                    print(json.dumps({"you": text, "reply": event.text,
+                    print(json.dumps({"you": text, "reply": event.text, "skill": acted,
                                       "memories": [h.as_dict() for h in retrieved.memories] if retrieved else []},
                                      ensure_ascii=False), flush=True)
                 else:
@@ -237,12 +243,18 @@ def cmd_run(ctx: Ctx) -> int:
         print(f"── turn {record.turn} " + "─" * 40, flush=True)
         print(f"you:        {record.transcript}")
         print(f"memories:   {_memory_lines(record.memories)}")
+        if record.skill:
+            print(f"skill:      {record.skill['skill']} {json.dumps(record.skill['args'])} → {record.skill['status']}")
         if record.skill_docs:
             print("skill docs: " + ", ".join(d["title"] for d in record.skill_docs))
         print(f"assistant:  {record.reply}")
         print(f"latency:    from end of speech: {latency}", flush=True)
 
-    loop = VoiceLoop(rt, source, sink, on_turn=show, metrics=MetricsWriter(Path(args.metrics) if args.metrics else None))
+    def announce(text: str) -> None:
+        print(json.dumps({"announcement": text}) if ctx.json else f"reminder:   {text}", flush=True)
+
+    loop = VoiceLoop(rt, source, sink, on_turn=show, on_announcement=announce,
+                     metrics=MetricsWriter(Path(args.metrics) if args.metrics else None))
     # A recording is addressed to the assistant by construction; a live mic is not.
     loop.listen_mode = args.listen_mode or ("conversation" if input_path else None)
     stop = lambda *_: source.stop()  # noqa: E731
@@ -301,7 +313,8 @@ def _dispatch(ctx) -> int:
 
 
 COMMANDS = {"run": cmd_run, "chat": cmd_chat, "ask": cmd_ask, "transcribe": cmd_transcribe,
-            "say": cmd_say, "memory": cmd_memory, "models": cmd_models}
+            "say": cmd_say, "memory": cmd_memory, "models": cmd_models,
+            "reminders": cli_reminders.cmd_reminders}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,7 +11,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .errors import ConfigError
 from .paths import DEFAULT_CONFIG_FILE
@@ -71,6 +71,7 @@ class LlmConfig(Section):
     threads: int = Field(2, ge=1, le=64)
     history_turns: int = Field(6, ge=0, le=100)
     assistant_name: str = "Juniper"
+    user_name: str = Field("", max_length=40)   # what to call the user ("call me Sam"); "" = unknown
     system_prompt: str = (
         "You are {name}, a helpful voice assistant running privately on the user's "
         "computer. Your replies are spoken aloud, so answer in one to three short, plain "
@@ -112,9 +113,25 @@ class MemoryConfig(Section):
 
 
 class SkillsConfig(Section):
-    user_dir: str = ""                  # extra folder of skill docs (*.md); "" = none
+    user_dir: str = ""                  # extra folder of skill docs (*.md) and handlers; "" = none
     top_k: int = Field(1, ge=0, le=20)
     min_relevance: float = Field(0.5, ge=-1.0, le=1.0)
+    route_min_relevance: float = Field(0.72, ge=0.0, le=1.0)  # act only on an example this close
+    route_margin: float = Field(0.04, ge=0.0, le=1.0)         # ... and this much closer than any other skill
+    llm_arguments: bool = True          # let the LLM fill arguments a skill's own parser cannot
+    handler_timeout_s: float = Field(5.0, gt=0.0, le=120.0)
+    timezone: str = ""                  # IANA name for time, date and reminders; "" = the system's
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        if value:
+            from zoneinfo import ZoneInfo
+            try:
+                ZoneInfo(value)
+            except (ValueError, KeyError, OSError):
+                raise ValueError(f"unknown time zone {value!r}; use an IANA name like \"Europe/Paris\"")
+        return value
 
 
 class Config(Section):

@@ -93,7 +93,7 @@ class Daemon:
     def _serve(self) -> int:
         started = time.perf_counter()
         sd_notify("STATUS=loading models")
-        self.runtime = rt = Runtime(self.cfg, self.paths, quiet=True)
+        self.runtime = rt = Runtime(self.cfg, self.paths, quiet=True, config_file=self.config_file)
         rt.load(stt=True, tts=True, engine=True)
         self.loop = VoiceLoop(rt, self._open_source(), self._open_sink(), on_turn=self._on_turn,
                               on_state=self._on_state, on_notice=lambda text: log.info("%s", text))

@@ -1,9 +1,14 @@
-"""One conversational turn, independent of audio: retrieve, prompt, stream, remember.
+"""One conversational turn, independent of audio: embed, act or converse, remember.
 
 ``Engine.respond`` yields small typed events (Wyoming-style) so the voice loop, the text
 REPL and the tests all drive the very same path: ``Retrieved`` once, then ``Sentence``
 events as the reply streams, then ``ReplyDone``. Both sides of the turn are stored in
 memory with their embeddings.
+
+The stages of a turn::
+
+    embed ─▶ skill router ──(a request)──▶ arguments → handler → Acted + Sentences
+                  └──────(conversation)──▶ memory + doc retrieval → LLM stream → Sentences
 """
 from __future__ import annotations
 
@@ -24,7 +29,7 @@ from .config import Config
 from .llm import LocalLLM
 from .metrics import TurnTimings
 from .prompt import HistoryTurn, build_messages, history_window
-from .sentences import SentenceSplitter
+from .sentences import SentenceSplitter, split_all
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +52,13 @@ class ReplyDone:
     cancelled: bool
 
 
-TurnEvent = Union[Retrieved, Sentence, ReplyDone]
+@dataclass(frozen=True)
+class Acted:
+    """A skill ran (or apologised) instead of the LLM: ``action`` is a ``skills.dispatch.Action``."""
+    action: object
+
+
+TurnEvent = Union[Retrieved, Acted, Sentence, ReplyDone]
 
 # The user's own statements are the ground truth; the assistant's replies only echo them
 # (and may be wrong), so they rank a little lower. A user's question states nothing.
@@ -73,10 +84,11 @@ def retrieval_settings(cfg: Config) -> RetrievalSettings:
 
 class Engine:
     def __init__(self, cfg: Config, llm: LocalLLM, embedder, store: MemoryStore,
-                 skills: SkillIndex | None, session_id: str | None = None) -> None:
+                 skills: SkillIndex | None, session_id: str | None = None, actions=None) -> None:
         self.cfg, self.llm, self.embedder, self.store, self.skills = cfg, llm, embedder, store, skills
         self.memory = MemoryService(store, embedder, retrieval_settings(cfg), cfg.memory.user_name,
                                     cfg.llm.assistant_name)
+        self.actions = actions          # skills.dispatch.SkillDispatcher, or None: conversation only
         self.session_id = session_id or uuid.uuid4().hex[:12]
         self.history: list[HistoryTurn] = []
         self._seq = 0
@@ -136,6 +148,10 @@ class Engine:
             user = self._turn("user", user_text)
             # One embedding call for the query and the turn's stored text.
             vector, doc_vector = self.embedder.embed([user_text, describe(user)])
+            action = self.actions.act(user_text, vector) if self.actions else None
+            if action is not None:
+                yield from self._acted(user_text, vector, action, timings)
+                return
             vector, memories, docs = self.retrieve(user_text, vector)
             timings.mark("retrieval_ready")
             yield Retrieved(memories, docs)
@@ -162,6 +178,20 @@ class Engine:
                 self.remember("assistant", reply + (" [interrupted]" if cancelled else ""))
                 log.debug("stored reply in %.0f ms", (time.perf_counter() - started) * 1000)
             yield ReplyDone(reply, cancelled)
+
+    def _acted(self, user_text: str, vector, action, timings: TurnTimings) -> Iterator[TurnEvent]:
+        """A skill's reply, spoken sentence by sentence like a streamed one."""
+        timings.mark("retrieval_ready")
+        yield Retrieved([], [])
+        yield Acted(action)
+        timings.mark("first_token")
+        self.remember("user", user_text)
+        for index, sentence in enumerate(split_all(action.reply)):
+            timings.mark("first_sentence")
+            yield Sentence(sentence, index)
+        timings.mark("reply_done")
+        self.remember("assistant", action.reply)
+        yield ReplyDone(action.reply, False)
 
     def ask(self, user_text: str) -> tuple[str, Retrieved]:
         """One whole turn as text: what ``assistant ask`` and tests use."""

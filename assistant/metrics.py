@@ -51,6 +51,7 @@ class TurnRecord:
     latency_ms: dict[str, float | None]
     input_position_s: float | None = None
     interrupted: bool = False
+    skill: dict | None = None           # the skill that acted instead of the LLM, if any
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False)

@@ -62,6 +62,8 @@ def memory_line(hit: Hit) -> str:
 def system_message(cfg: LlmConfig, today: dt.date | None = None) -> dict:
     today = today or dt.date.today()
     text = cfg.system_prompt.format(name=cfg.assistant_name, date=today.strftime("%A, %B %d, %Y"))
+    if cfg.user_name:
+        text += f" The user's name is {cfg.user_name}."
     return {"role": "system", "content": text}
 
 

@@ -20,8 +20,9 @@ log = logging.getLogger(__name__)
 
 
 class Runtime:
-    def __init__(self, cfg: Config, paths: AppPaths, quiet: bool = False) -> None:
+    def __init__(self, cfg: Config, paths: AppPaths, quiet: bool = False, config_file: Path | None = None) -> None:
         self.cfg, self.paths, self.quiet = cfg, paths, quiet
+        self.config_file = config_file or paths.config_file    # where voice edits of the config go
         paths.ensure()
 
     def _path(self, stage: str) -> Path:
@@ -94,9 +95,45 @@ class Runtime:
         return index
 
     @cached_property
+    def skill_registry(self):
+        from skills.registry import SkillRegistry
+        return SkillRegistry(self.skills)
+
+    @cached_property
+    def clock(self):
+        from skills.context import Clock
+        return Clock(self.cfg.skills.timezone)
+
+    @cached_property
+    def reminders(self):
+        from skills.reminders import ReminderBook
+        return ReminderBook(self.paths.data_dir / "reminders.json")
+
+    @cached_property
+    def announcer(self):
+        """Due reminders as sentences; the voice loop polls it between turns."""
+        from skills.reminders import Announcer
+        return Announcer(self.reminders, self.clock.tz)
+
+    @cached_property
+    def dispatcher(self):
+        from skills.context import Services, Settings, SkillInfo
+        from skills.dispatch import SkillDispatcher
+        from skills.memory_api import MemoryFacts
+        registry = self.skill_registry
+
+        def catalogue():
+            return [SkillInfo(d.name, d.title, d.summary, bool(d.handler))
+                    for d in sorted(registry.docs.values(), key=lambda d: d.path)]
+        services = Services(clock=self.clock, reminders=self.reminders,
+                            memory=MemoryFacts(self.memory),
+                            settings=Settings(self.cfg, self.config_file), skills=catalogue)
+        return SkillDispatcher(registry, services, self.llm, self.cfg.skills)
+
+    @cached_property
     def engine(self):
         from .engine import Engine
-        return Engine(self.cfg, self.llm, self.embedder, self.store, self.skills)
+        return Engine(self.cfg, self.llm, self.embedder, self.store, self.skills, actions=self.dispatcher)
 
     def load(self, *, stt: bool = False, tts: bool = False, engine: bool = False) -> None:
         """Load and warm what a command needs, so the first turn pays no load cost."""
@@ -107,6 +144,7 @@ class Runtime:
             self.embedder.warm()
             self.llm.warm()
             _ = self.engine
+            self.skill_registry.refresh()
         if tts:
             self.tts.warm()
         log.info("ready in %.2f s", time.perf_counter() - started)
@@ -157,6 +195,9 @@ class Runtime:
             loaded[name] = component
             actions.append(f"reloaded {name}")
         self.cfg = new
+        if "dispatcher" in loaded:
+            self.dispatcher.services.settings.live = new     # voice edits land on the live config
+            self.dispatcher.cfg = new.skills
         if "engine" in loaded:
             self.engine.cfg = new
             self.engine.llm = self.llm if "llm" in loaded else self.engine.llm

@@ -8,6 +8,10 @@ next: while the LLM writes sentence two, sentence one is being synthesised and p
 
 Each stage is a plain object with one method, so any of them can be swapped (file or
 mic, WAV or speaker) or tested on its own.
+
+Between turns the turn worker polls the runtime's ``announcer`` (due timers and
+reminders) and queues what it returns for speech, so an announcement never cuts into a
+reply; reminders that fell due while the assistant was off are announced at start.
 """
 from __future__ import annotations
 
@@ -23,7 +27,7 @@ from audio.playback import AudioSink
 from audio.stt import Transcript
 from audio.vad import Endpointer, Pause, Utterance
 
-from .engine import ReplyDone, Retrieved, Sentence
+from .engine import Acted, ReplyDone, Retrieved, Sentence
 from .errors import AssistantError
 from .wake import find_wake
 from .metrics import MetricsWriter, TurnRecord, TurnTimings
@@ -31,6 +35,7 @@ from .metrics import MetricsWriter, TurnRecord, TurnTimings
 log = logging.getLogger(__name__)
 
 SPEAKING_TAIL_S = 0.3   # the room still rings briefly after playback
+ANNOUNCE_POLL_S = 0.25  # how often, between turns, due reminders are checked
 
 
 @dataclass
@@ -45,6 +50,7 @@ class _Turn:
     cancel: threading.Event = field(default_factory=threading.Event)
     spoken: list[str] = field(default_factory=list)   # what the speaker really played
     cut: bool = False
+    skill: dict | None = None
 
 
 @dataclass
@@ -83,6 +89,7 @@ class VoiceLoop:
     on_turn: Callable[[TurnRecord], None] = lambda record: None
     on_notice: Callable[[str], None] = lambda text: None
     on_state: Callable[[str], None] = lambda state: None
+    on_announcement: Callable[[str], None] = lambda text: None
     metrics: MetricsWriter = field(default_factory=lambda: MetricsWriter(None))
     turns: int = 0
     muted: bool = False
@@ -105,6 +112,7 @@ class VoiceLoop:
         self._writes: queue.Queue[tuple[str, str] | None] = queue.Queue()
         self._pending = 0                 # utterances and replies not yet fully spoken
         self._lock = threading.Lock()
+        self.announcer = getattr(self.runtime, "announcer", None)
 
     @property
     def mode(self) -> str:
@@ -242,10 +250,30 @@ class VoiceLoop:
         return self._speaking or time.perf_counter() < self._speaking_until
 
     # -- stage 2: STT and the engine -------------------------------------------------
+    def _announce_due(self) -> None:
+        if self.announcer is None:
+            return
+        try:
+            for text in self.announcer.due():
+                log.info("announcing: %s", text)
+                self.on_announcement(text)
+                self.say(text)
+        except Exception:   # a broken reminders file must not stop the conversation
+            log.exception("checking reminders failed")
+
+    def _next_item(self) -> Utterance | Pause | None:
+        """The next utterance or pause; while waiting for it, announce what falls due."""
+        while True:
+            self._announce_due()
+            try:
+                return self._utterances.get(timeout=ANNOUNCE_POLL_S)
+            except queue.Empty:
+                continue
+
     def _turn_worker(self) -> None:
         number = 0
         speculative: dict[int, tuple[int, Transcript]] = {}
-        while (item := self._utterances.get()) is not None:
+        while (item := self._next_item()) is not None:
             if isinstance(item, Pause):
                 self._transcribe_pause(item, speculative)
                 continue
@@ -283,6 +311,8 @@ class VoiceLoop:
                                                          store_reply=False):
                     if isinstance(event, Retrieved):
                         turn.retrieved = event
+                    elif isinstance(event, Acted):
+                        turn.skill = event.action.as_dict()
                     elif isinstance(event, Sentence):
                         self._speech.put(_Speak(turn, event.text))
                     elif isinstance(event, ReplyDone):
@@ -393,7 +423,7 @@ class VoiceLoop:
             latency_ms=turn.timings.relative_ms(),
             input_position_s=round(turn.utterance.stream_end_s, 2)
             if turn.utterance is not None and not self.source.live else None,
-            interrupted=interrupted)
+            interrupted=interrupted, skill=turn.skill)
         log.info("turn %d: %s", turn.number, turn.timings.summary())
         self.last_turn = record
         self.metrics.write(record)
