@@ -159,13 +159,14 @@ class Maintainer:
         except (OSError, ValueError):
             return {}
 
-    def tune(self, query):
+    def tune(self, query, limit: int = 10):
+        """Apply the search effort chosen by the recall check (HNSW needs ef ≥ limit)."""
         if self.ann.get("nprobes"):
             query = query.nprobes(self.ann["nprobes"])
         if self.ann.get("refine_factor"):
             query = query.refine_factor(self.ann["refine_factor"])
         if self.ann.get("ef"):
-            query = query.ef(self.ann["ef"])
+            query = query.ef(max(self.ann["ef"], limit))
         return query
 
     def build_scalar_indexes(self) -> None:
