@@ -358,7 +358,7 @@ class MemoryStore:
         """Nearest rows by cosine: (row with its vector, cosine), flushed and unflushed."""
         def build():
             q = self.table.search(vector.astype(np.float32)).metric("cosine").with_row_id(True)
-            return self.maintainer.tune(q).select(READ_COLUMNS + ["_distance"])
+            return self.maintainer.tune(q, 2 * n).select(READ_COLUMNS + ["_distance"])
         out = [(r, 1.0 - float(r["_distance"])) for r in self._top(build, n, active_only)]
         out += self.buffer.dense(vector, n, active_only)
         out.sort(key=lambda x: -x[1])
