@@ -72,6 +72,8 @@ def _parser() -> argparse.ArgumentParser:
     models.add_argument("--no-verify", action="store_true", help="skip the checksum check")
     models.add_argument("--prepare", action="store_true", help="assemble the LLM now (once), with progress")
     cli_reminders.add_parser(sub, common)
+    from . import cli_config
+    cli_config.add_parser(sub, common)
     return p
 
 
@@ -272,6 +274,11 @@ def cmd_run(ctx: Ctx) -> int:
     return 0
 
 
+def _cmd_config(ctx) -> int:
+    from .cli_config import cmd_config
+    return cmd_config(ctx)
+
+
 def _via_daemon(ctx) -> int | None:
     """ask, say and memory search go through a running daemon: one set of models, one memory."""
     from .cli_daemon import running_client
@@ -314,7 +321,7 @@ def _dispatch(ctx) -> int:
 
 COMMANDS = {"run": cmd_run, "chat": cmd_chat, "ask": cmd_ask, "transcribe": cmd_transcribe,
             "say": cmd_say, "memory": cmd_memory, "models": cmd_models,
-            "reminders": cli_reminders.cmd_reminders}
+            "reminders": cli_reminders.cmd_reminders, "config": _cmd_config}
 
 
 def main(argv: list[str] | None = None) -> int:

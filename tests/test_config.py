@@ -70,3 +70,25 @@ def test_missing_model_path(tmp_path):
 def test_missing_config_file_given_explicitly(tmp_path):
     with pytest.raises(ConfigError, match="file not found"):
         load_config(tmp_path / "nope.toml", required=True)
+
+
+def test_config_cli_set_get_unset_keep_comments_and_refuse_bad_values(tmp_path):
+    from tests.conftest import run_cli
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "config.toml").write_text("# my own settings\n[llm]\n# cooler replies\ntemperature = 0.2\n")
+    assert run_cli("config", "set", "tts.speed", "1.3", home=home).returncode == 0
+    text = (home / "config.toml").read_text()
+    assert "# my own settings" in text and "# cooler replies" in text and "speed = 1.3" in text
+    assert run_cli("config", "get", "tts.speed", home=home).stdout.strip() == "1.3"
+    bad = run_cli("config", "set", "tts.speed", "fast", home=home)
+    assert bad.returncode == 2 and "tts.speed" in bad.stderr and "Traceback" not in bad.stderr
+    unknown = run_cli("config", "set", "tts.pitch", "2", home=home)
+    assert unknown.returncode == 2 and "unknown key" in unknown.stderr
+    assert (home / "config.toml").read_text() == text           # refused edits write nothing
+    assert run_cli("config", "unset", "tts.speed", home=home).returncode == 0
+    assert run_cli("config", "get", "tts.speed", home=home).stdout.strip() == "1.0"
+    assert "# cooler replies" in (home / "config.toml").read_text()
+    (home / "config.toml").write_text("[llm]\ntemperature = \"hot\"\n")
+    result = run_cli("config", "validate", home=home)
+    assert result.returncode == 2 and ":2: llm.temperature" in result.stderr
