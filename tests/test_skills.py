@@ -129,15 +129,17 @@ def test_timers_and_reminders_are_set_listed_and_cancelled(cli):
 
 
 def test_remember_and_forget_go_through_memory(cli):
+    # "remember that …" / "forget …" are memory commands (assistant/intents.py), handled
+    # before the skill router; the remember/forget skills catch the other phrasings.
     reply = ask(cli, "remember that my locker code is 4512")
-    assert skill(reply) == "remember" and reply["skill"]["args"] == {"fact": "my locker code is 4512"}
+    assert "4512" in reply["reply"] and "remember" in reply["reply"].lower()
     facts = [m for m in json.loads(cli("--json", "memory", "list").stdout) if m["kind"] == "fact"]
     assert [f["text"] for f in facts] == ["my locker code is 4512"]
     recalled = ask(cli, "What is my locker code?")           # conversation: the fact is in its prompt
     assert skill(recalled) is None
     assert recalled["memories"][0]["kind"] == "fact" and "4512" in recalled["memories"][0]["text"]
     forgot = ask(cli, "forget what I told you about my locker code")
-    assert skill(forgot) == "forget" and forgot["reply"].startswith("Done.")
+    assert "locker code" in forgot["reply"] and "don't have" not in forgot["reply"]
     left = json.loads(cli("--json", "memory", "list", "-n", "100").stdout)
     assert not any("4512" in m["text"] for m in left), left
 
@@ -145,8 +147,8 @@ def test_remember_and_forget_go_through_memory(cli):
 def test_forgetting_everything_waits_for_a_spoken_yes(cli):
     replies = chat(cli, "remember that my cat is called Miso", "forget everything", "no",
                    "forget everything", "yes")
-    assert [skill(r) for r in replies] == ["remember", "forget_everything", "forget_everything",
-                                           "forget_everything", "forget_everything"]
+    assert "Miso" in replies[0]["reply"]          # a memory command (assistant/intents.py)
+    assert [skill(r) for r in replies[1:]] == ["forget_everything"] * 4
     assert [r["skill"]["status"] for r in replies[1:]] == ["confirm", "declined", "confirm", "ok"]
     assert "are you sure" in replies[1]["reply"].lower() and replies[2]["reply"] == "Okay, I won't."
     left = json.loads(cli("--json", "memory", "list", "-n", "100").stdout)
