@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -143,7 +143,3 @@ class MemoryService:
                 "data_files": t["fragment_stats"]["num_fragments"], "versions": versions, "disk_bytes": disk,
                 "indexes": sorted(i.index_type + ":" + ",".join(i.columns) for i in table.list_indices()),
                 "ann": store.maintainer.ann or None, "retention_minutes": store.settings.retention_minutes}
-
-
-def memory_dict(m: Memory) -> dict:
-    return asdict(m)

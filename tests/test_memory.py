@@ -125,7 +125,6 @@ def test_forget_by_id_and_all_needs_yes(cli):
 
 def test_export_import_round_trip_is_exact(cli, runtime, tmp_path):
     from assistant.engine import Engine
-    from memory.service import MemoryService
     from memory.store import StoreSettings
     src = MemoryStore(tmp_path / "src", runtime.embedder.dim, settings=StoreSettings(background=False))
     engine = Engine(runtime.cfg, runtime.llm, runtime.embedder, src, None)

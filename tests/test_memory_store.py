@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.errors import MemoryStoreError
 from memory.retrieval import RetrievalSettings
 from memory.service import MemoryService
 from memory.store import Memory, MemoryStore, StoreSettings, describe
