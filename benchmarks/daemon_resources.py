@@ -68,7 +68,7 @@ def main() -> int:
         with Client(sock, timeout=120) as client:
             for i in range(args.turns):
                 t0 = time.perf_counter()
-                client.call("ask", text=f"Note number {i}: the blue box holds {i} marbles.")
+                client.call("ask", text=f"Tell me something nice about the number {i}.")
                 latencies.append(time.perf_counter() - t0)
                 if (i + 1) % 100 == 0:
                     print(f"  {i + 1} turns, RSS {p.memory_info().rss / 2**20:.0f} MiB", file=sys.stderr, flush=True)
