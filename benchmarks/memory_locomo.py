@@ -7,7 +7,7 @@ Category 5 (adversarial, no answer) is left out. Hybrid retrieval, dense-only an
 BM25-only run on the same store in the same run. Latency is end to end: embedding the
 question plus the search.
 
-    .venv/bin/python benchmarks/memory_locomo.py [--data PATH] [--json OUT.json]
+    .venv/bin/python benchmarks/memory_locomo.py [--data PATH] [--json OUT.json] [--config TOML]
 """
 from __future__ import annotations
 
@@ -72,6 +72,7 @@ def main() -> int:
     ap.add_argument("--data", default=str(DATA))
     ap.add_argument("--json", metavar="OUT", help="also write the figures as JSON")
     ap.add_argument("--no-captions", action="store_true", help="leave out the photo captions of image turns")
+    ap.add_argument("--config", metavar="TOML", help="a config file whose [memory] settings to try")
     args = ap.parse_args()
 
     data = json.loads(Path(args.data).read_text())
@@ -80,7 +81,8 @@ def main() -> int:
     embedder.warm()
     print(f"embedder: {embedder.backend}, loaded in {time.perf_counter() - started:.2f} s", flush=True)
     # The product's defaults (config.toml [memory]), but k=10 and no relevance cut-off.
-    product = replace(RetrievalSettings.from_config(load_config(None).memory), k=10, min_relevance=-10.0)
+    cfg = load_config(Path(args.config), required=True) if args.config else load_config(None)
+    product = replace(RetrievalSettings.from_config(cfg.memory), k=10, min_relevance=-10.0)
     modes = {"hybrid": product, "dense": replace(product, mode="dense"), "bm25": replace(product, mode="bm25")}
     results = {m: {"r5": [], "r10": [], "all10": [], "cat": defaultdict(list), "lat": []} for m in modes}
     embed_rows, embed_s = 0, 0.0
