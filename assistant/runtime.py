@@ -36,20 +36,29 @@ class Runtime:
         log.info("loaded %s in %.2f s", what, time.perf_counter() - started)
         return value
 
+    def _build(self, stage: str, cfg: Config):
+        """A new STT, TTS or LLM component for ``cfg``: at start, and on a live reload."""
+        path = model_path(cfg, stage, self.paths.model_cache, quiet=self.quiet)
+        if stage == "stt":
+            from audio.stt import Transcriber
+            return Transcriber(cfg.stt, path)
+        if stage == "tts":
+            from audio.tts import Synthesizer
+            return Synthesizer(cfg.tts, path)
+        from .llm import LocalLLM
+        return LocalLLM(cfg.llm, path)
+
     @cached_property
     def stt(self):
-        from audio.stt import Transcriber
-        return self._timed("speech recognition", lambda: Transcriber(self.cfg.stt, self._path("stt")))
+        return self._timed("speech recognition", lambda: self._build("stt", self.cfg))
 
     @cached_property
     def tts(self):
-        from audio.tts import Synthesizer
-        return self._timed("voice", lambda: Synthesizer(self.cfg.tts, self._path("tts")))
+        return self._timed("voice", lambda: self._build("tts", self.cfg))
 
     @cached_property
     def llm(self):
-        from .llm import LocalLLM
-        return self._timed("language model", lambda: LocalLLM(self.cfg.llm, self._path("llm")))
+        return self._timed("language model", lambda: self._build("llm", self.cfg))
 
     @cached_property
     def embedder(self):
@@ -150,6 +159,10 @@ class Runtime:
         log.info("ready in %.2f s", time.perf_counter() - started)
 
     # -- live reconfiguration ----------------------------------------------------------
+    # stage → (keys that need a new component, when the other keys take effect)
+    RELOADABLE = {"tts": (("voice",), "from the next sentence"),
+                  "stt": (("model", "compute_type", "threads"), "from the next utterance"),
+                  "llm": (("model",), "from the next turn")}
     RESTART_KEYS = {("audio", "input_device"), ("audio", "output_device"), ("memory", "embedding_model"),
                     ("llm", "context_tokens"), ("llm", "threads")}
 
@@ -166,31 +179,16 @@ class Runtime:
                                if getattr(getattr(old, s), k) != getattr(getattr(new, s), k))
         loaded = self.__dict__
         swaps: dict[str, object] = {}
-        if "tts" in changed and "tts" in loaded:
-            if new.tts.voice != old.tts.voice:
-                from audio.tts import Synthesizer
-                swaps["tts"] = Synthesizer(new.tts, model_path(new, "tts", self.paths.model_cache, quiet=True))
-                swaps["tts"].warm()
-            else:
-                self.tts.cfg = new.tts
-                actions.append("tts settings apply from the next sentence")
-        if "stt" in changed and "stt" in loaded:
-            from audio.stt import Transcriber
-            if new.stt.model != old.stt.model or new.stt.compute_type != old.stt.compute_type \
-                    or new.stt.threads != old.stt.threads:
-                swaps["stt"] = Transcriber(new.stt, model_path(new, "stt", self.paths.model_cache, quiet=True))
-                swaps["stt"].warm()
-            else:
-                self.stt.cfg = new.stt
-                actions.append("stt settings apply from the next utterance")
-        if "llm" in changed and "llm" in loaded:
-            if new.llm.model != old.llm.model:
-                from .llm import LocalLLM
-                swaps["llm"] = LocalLLM(new.llm, model_path(new, "llm", self.paths.model_cache, quiet=True))
-                swaps["llm"].warm()
-            else:
-                self.llm.cfg = new.llm
-                actions.append("llm settings apply from the next turn")
+        for stage, (rebuild_keys, when) in self.RELOADABLE.items():
+            if stage not in changed or stage not in loaded:
+                continue
+            before, after = getattr(old, stage), getattr(new, stage)
+            if any(getattr(before, k) != getattr(after, k) for k in rebuild_keys):
+                swaps[stage] = self._build(stage, new)
+                swaps[stage].warm()
+            else:                            # the component reads its settings on each use
+                getattr(self, stage).cfg = after
+                actions.append(f"{stage} settings apply {when}")
         for name, component in swaps.items():
             loaded[name] = component
             actions.append(f"reloaded {name}")
