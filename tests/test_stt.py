@@ -41,3 +41,24 @@ def test_noise_gives_no_transcript(runtime, noise_files):
                 if t.accepted:
                     heard.append((path.name, t.text))
     assert heard == []
+
+
+def test_encoder_window_fits_the_speech():
+    from audio.stt import encoder_frames
+    second = 16000
+    assert encoder_frames(2 * second, 15.0) == 1500          # short speech: the configured window
+    assert encoder_frames(16 * second, 15.0) == 2000         # longer: rounded up, with a margin
+    assert encoder_frames(29 * second, 15.0) == 3000         # never beyond Whisper's 30 s
+    assert encoder_frames(90 * second, 15.0) == 3000
+    assert encoder_frames(2 * second, 30.0) == 3000          # 30 = Whisper's own window
+
+
+def test_short_window_hears_what_the_full_window_hears(runtime, speech_clips):
+    """The shortened encoder window must not lose or invent words on a real recording."""
+    from audio.stt import Transcriber
+    clip = speech_clips[0]
+    short = runtime.stt.transcribe(read_audio(clip.path))
+    full_cfg = runtime.cfg.stt.model_copy(update={"window_s": 30.0})
+    full = Transcriber(full_cfg, runtime._path("stt")).transcribe(read_audio(clip.path))
+    e, n = word_errors(full.text, short.text)
+    assert short.accepted and e / n <= 0.2, (short.text, full.text)
