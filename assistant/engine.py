@@ -28,7 +28,7 @@ from . import intents
 from .config import Config
 from .llm import LocalLLM
 from .metrics import TurnTimings
-from .prompt import HistoryTurn, build_messages, history_window
+from .prompt import HistoryTurn, build_messages, history_window, prefix_messages, trim_history
 from .sentences import SentenceSplitter, split_all
 
 log = logging.getLogger(__name__)
@@ -93,6 +93,8 @@ class Engine:
         self.history: list[HistoryTurn] = []
         self._seq = 0
         self._lock = threading.Lock()
+        self._waiting = 0               # turns waiting for the lock
+        self._waiting_lock = threading.Lock()
 
     def retrieve(self, text: str, vector=None):
         if vector is None:
@@ -105,6 +107,23 @@ class Engine:
             if self.skills else []
         return vector, memories, docs
 
+    def prefill(self, should_stop=lambda: False) -> int:
+        """Between turns: read the next prompt's known start into the LLM's cache.
+
+        Yields (between small chunks) as soon as ``should_stop()`` or a turn is waiting.
+        """
+        if not self._lock.acquire(blocking=False):
+            return 0                     # a turn is running
+        try:
+            started = time.perf_counter()
+            read = self.llm.prefill(prefix_messages(self.cfg.llm, self.history),
+                                    lambda: self._waiting > 0 or should_stop())
+            if read:
+                log.debug("prefilled %d prompt tokens in %.0f ms", read, (time.perf_counter() - started) * 1000)
+            return read
+        finally:
+            self._lock.release()
+
     def _turn(self, role: str, text: str) -> Memory:
         memory = self.memory.new_memory(role, text, self.session_id, seq=self._seq)
         self._seq += 1
@@ -113,7 +132,7 @@ class Engine:
     def remember(self, role: str, text: str, vector=None) -> Memory:
         """Store one side of the turn; ``vector`` is the embedding of its stored text."""
         memory = self.memory.store_memory(self._turn(role, text), vector)
-        self.history.append(HistoryTurn(role, text, memory.id))
+        self.history = trim_history([*self.history, HistoryTurn(role, text, memory.id)], self.cfg.llm.history_turns)
         return memory
 
     def _command(self, intent, user_text: str, timings: TurnTimings) -> Iterator[TurnEvent]:
@@ -140,7 +159,11 @@ class Engine:
         """One turn. ``store_reply=False`` leaves storing the reply to the caller, which
         knows what was really spoken (the voice loop, after a barge-in)."""
         timings = timings or TurnTimings()
+        with self._waiting_lock:
+            self._waiting += 1           # a prefill in progress yields to this turn
         with self._lock:
+            with self._waiting_lock:
+                self._waiting -= 1
             intent = intents.parse(user_text)
             if intent:
                 yield from self._command(intent, user_text, timings)
@@ -157,9 +180,12 @@ class Engine:
             yield Retrieved(memories, docs)
             messages = build_messages(self.cfg.llm, user_text, self.history, memories, docs)
             self.memory.store_memory(user, doc_vector)     # queued before generation: searchable now
-            self.history.append(HistoryTurn("user", user_text, user.id))
+            self.history = trim_history([*self.history, HistoryTurn("user", user_text, user.id)],
+                                        self.cfg.llm.history_turns)
             splitter, parts, index = SentenceSplitter(first_clause_words=FIRST_CLAUSE_WORDS), [], 0
             for piece in self.llm.stream(messages, cancel=cancel):
+                if timings.first_token is None:
+                    timings.prompt_tokens, timings.prompt_cached = getattr(self.llm, "last_prompt", (0, 0))
                 timings.mark("first_token")
                 parts.append(piece)
                 for sentence in splitter.feed(piece):

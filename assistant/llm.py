@@ -10,6 +10,10 @@ from typing import Iterator
 from .config import LlmConfig
 from .errors import ModelError
 
+# Tokens read per step of a between-turns prefill: small enough that a turn arriving
+# waits at most ~0.1 s for the step in progress, big enough to batch well.
+PREFILL_CHUNK = 24
+
 
 @contextlib.contextmanager
 def _quiet_stderr():
@@ -36,6 +40,8 @@ class LocalLLM:
         self._lock = threading.Lock()   # one generation at a time: llama.cpp state is shared
         self._grammars: dict = {}
         self._prefix_states: dict = {}  # prefix_key → llama state after that prompt (see constrained)
+        self._formatter = None          # the GGUF's chat template, for prefill
+        self.last_prompt = (0, 0)       # (tokens, cached) of the last streamed prompt
         try:
             with _quiet_stderr():
                 self.llm = Llama(model_path=str(model_path), n_ctx=cfg.context_tokens,
@@ -48,6 +54,65 @@ class LocalLLM:
     def warm(self) -> None:
         for _ in self.stream([{"role": "user", "content": "Hi"}], max_tokens=1):
             pass
+
+    def _prompt_tokens(self, messages: list[dict]) -> list[int] | None:
+        """``messages`` as create_chat_completion would tokenize them (its GGUF chat template)."""
+        template = self.llm.metadata.get("tokenizer.chat_template")
+        if not template:
+            return None
+        if self._formatter is None:
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+            text = lambda t: self.llm._model.token_get_text(t) if t != -1 else ""  # noqa: E731
+            self._formatter = Jinja2ChatFormatter(template=template, eos_token=text(self.llm.token_eos()),
+                                                  bos_token=text(self.llm.token_bos()))
+        result = self._formatter(messages=messages)
+        return self.llm.tokenize(result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True)
+
+    def _prompt_reuse(self, messages: list[dict]) -> tuple[int, int]:
+        """(prompt tokens, of which already in the KV cache): what a turn's first token waits on."""
+        tokens = self._prompt_tokens(messages) or []
+        return len(tokens), self._prompt_reuse_tokens(tokens)
+
+    def _prompt_reuse_tokens(self, tokens: list[int]) -> int:
+        cached = 0
+        for a, b in zip(self.llm._input_ids, tokens):
+            if a != b:
+                break
+            cached += 1
+        return cached
+
+    def prefill(self, messages: list[dict], should_stop=lambda: False, chunk: int = PREFILL_CHUNK) -> int:
+        """Read ``messages``, and the start of a next user message, into the KV cache now.
+
+        Between turns the prompt of the next one is known up to the user's words: the
+        system prompt and the recent history. Reading it while the user thinks or speaks
+        means the turn itself reads only the retrieved notes and the question.
+        llama-cpp-python reuses the longest cached prefix of the next prompt, so this is
+        only ever an advance on work it would do anyway. Runs in small chunks and stops
+        as soon as ``should_stop()`` (a turn is waiting); returns the tokens read.
+        """
+        marker = "\u0001"
+        tokens = self._prompt_tokens([*messages, {"role": "user", "content": marker}])
+        cut = self.llm.tokenize(marker.encode("utf-8"), add_bos=False, special=True)
+        if tokens is None or not cut:
+            return 0
+        at = next((i for i in range(len(tokens) - len(cut), -1, -1) if tokens[i:i + len(cut)] == cut), None)
+        if at is None:
+            return 0
+        wanted, done = tokens[:at], 0
+        if len(wanted) > self.cfg.context_tokens - self.cfg.max_reply_tokens - 64:
+            return 0                    # no room for the turn: let the turn itself decide
+        if not self._lock.acquire(blocking=False):
+            return 0
+        try:
+            self.llm.n_tokens = min(self._prompt_reuse_tokens(wanted), len(wanted))
+            while self.llm.n_tokens < len(wanted) and not should_stop():
+                piece = wanted[self.llm.n_tokens:self.llm.n_tokens + chunk]
+                self.llm.eval(piece)
+                done += len(piece)
+        finally:
+            self._lock.release()
+        return done
 
     def constrained(self, messages: list[dict], grammar: str, max_tokens: int = 64,
                     prefix_key: str | None = None) -> str:
@@ -78,6 +143,7 @@ class LocalLLM:
                temperature: float | None = None, cancel: threading.Event | None = None) -> Iterator[str]:
         """Yield text pieces of the reply; stops early when ``cancel`` is set."""
         with self._lock:
+            self.last_prompt = self._prompt_reuse(messages)
             chunks = self.llm.create_chat_completion(
                 messages=messages, stream=True,
                 max_tokens=max_tokens or self.cfg.max_reply_tokens,

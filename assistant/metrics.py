@@ -22,6 +22,8 @@ class TurnTimings:
     first_sentence_synth: float | None = None
     first_audio: float | None = None
     reply_done: float | None = None
+    prompt_tokens: int = 0            # LLM prompt length, and how much of it the KV cache held
+    prompt_cached: int = 0
 
     def mark(self, stage: str, at: float | None = None) -> None:
         if getattr(self, stage) is None:
@@ -36,7 +38,9 @@ class TurnTimings:
                   "first_sentence": "first sentence", "first_sentence_synth": "tts",
                   "first_audio": "first audio", "reply_done": "done"}
         parts = [f"{labels[k]} {v:.0f}ms" for k, v in self.relative_ms().items() if v is not None]
-        return "latency from speech end: " + " | ".join(parts)
+        prompt = (f" (prompt {self.prompt_tokens} tokens, {self.prompt_tokens - self.prompt_cached} read)"
+                  if self.prompt_tokens else "")
+        return "latency from speech end: " + " | ".join(parts) + prompt
 
 
 @dataclass
@@ -52,6 +56,8 @@ class TurnRecord:
     input_position_s: float | None = None
     interrupted: bool = False
     skill: dict | None = None           # the skill that acted instead of the LLM, if any
+    prompt_tokens: int = 0              # LLM prompt length, and how many of its tokens were read this turn
+    prompt_read: int = 0
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False)

@@ -84,11 +84,28 @@ def history_window(history: list[HistoryTurn], exchanges: int) -> list[HistoryTu
     return history[start:]
 
 
+def trim_history(history: list[HistoryTurn], exchanges: int) -> list[HistoryTurn]:
+    """Drop turns no window will show again, so a months-long session keeps constant memory.
+
+    Whole steps of the window are dropped at once, which keeps ``history_window``'s
+    jumps (and so the cached prompt prefix) where they would have been.
+    """
+    limit, step = 2 * max(exchanges, 1), 2 * max(1, exchanges // 2)
+    extra = len(history) - 4 * limit
+    if extra <= 0:
+        return history
+    return history[(extra // step + 1) * step:]
+
+
+def prefix_messages(cfg: LlmConfig, history: list[HistoryTurn]) -> list[dict]:
+    """What every prompt starts with until the history window moves: see ``LocalLLM.prefill``."""
+    return [system_message(cfg)] + [{"role": t.role, "content": t.text}
+                                    for t in history_window(history, cfg.history_turns)]
+
+
 def build_messages(cfg: LlmConfig, user_text: str, history: list[HistoryTurn],
                    memories: list[Hit], docs: list[DocHit]) -> list[dict]:
-    messages = [system_message(cfg)]
-    for turn in history_window(history, cfg.history_turns):
-        messages.append({"role": turn.role, "content": turn.text})
+    messages = prefix_messages(cfg, history)
     context = []
     if memories:
         context.append("[Notes from earlier conversations]\n" + "\n".join(memory_line(h) for h in memories))

@@ -111,6 +111,7 @@ class VoiceLoop:
         self._speech: queue.Queue[_Speak | _EndOfReply | None] = queue.Queue()
         self._writes: queue.Queue[tuple[str, str] | None] = queue.Queue()
         self._pending = 0                 # utterances and replies not yet fully spoken
+        self._prefill_due = True          # read the prompt's known start before the first turn
         self._lock = threading.Lock()
         self.announcer = getattr(self.runtime, "announcer", None)
 
@@ -262,13 +263,26 @@ class VoiceLoop:
             log.exception("checking reminders failed")
 
     def _next_item(self) -> Utterance | Pause | None:
-        """The next utterance or pause; while waiting for it, announce what falls due."""
+        """The next utterance or pause; while waiting for it, announce what falls due and
+        read the next prompt's start into the LLM (see ``LocalLLM.prefill``)."""
         while True:
             self._announce_due()
+            if self._prefill_due and self._utterances.empty():
+                self._prefill_due = False
+                self._prefill()
             try:
                 return self._utterances.get(timeout=ANNOUNCE_POLL_S)
             except queue.Empty:
                 continue
+
+    def _prefill(self) -> None:
+        engine = getattr(self.runtime, "engine", None)
+        if engine is None or not hasattr(engine, "prefill"):
+            return
+        try:
+            engine.prefill(should_stop=lambda: not self._utterances.empty())
+        except Exception:        # only an advance on work the turn would do: never fatal
+            log.exception("prefill failed")
 
     def _turn_worker(self) -> None:
         number = 0
@@ -404,6 +418,7 @@ class VoiceLoop:
                 self.runtime.engine.remember(*item)
             except Exception:
                 log.exception("could not store the reply")
+            self._prefill_due = True     # the history changed: the next prompt's start is known
 
     def _finish(self, turn: _Turn) -> None:
         self.turns += 1
@@ -423,7 +438,8 @@ class VoiceLoop:
             latency_ms=turn.timings.relative_ms(),
             input_position_s=round(turn.utterance.stream_end_s, 2)
             if turn.utterance is not None and not self.source.live else None,
-            interrupted=interrupted, skill=turn.skill)
+            interrupted=interrupted, skill=turn.skill, prompt_tokens=turn.timings.prompt_tokens,
+            prompt_read=turn.timings.prompt_tokens - turn.timings.prompt_cached)
         log.info("turn %d: %s", turn.number, turn.timings.summary())
         self.last_turn = record
         self.metrics.write(record)

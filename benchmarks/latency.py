@@ -161,6 +161,11 @@ def main(argv: list[str] | None = None) -> int:
             wait = cfg.vad.trailing_silence_ms
             print(f"{'  stt alone (minus ' + str(wait) + ')':<28}"
                   f"{stats([v - wait for lat in lats if (v := lat.get(end)) is not None])}")
+    prompts = [r for r in records if r.get("prompt_tokens")]
+    if prompts:
+        print(f"\n{'llm prompt (tokens)':<28}{'n':>4}  {'p50':>7}  {'p95':>7}  {'mean':>7}")
+        print(f"{'  whole prompt':<28}{stats([r['prompt_tokens'] for r in prompts])}")
+        print(f"{'  read this turn':<28}{stats([r['prompt_read'] for r in prompts])}")
     first_audio = [v for lat in lats if (v := lat.get("first_audio")) is not None]
     if first_audio:
         print(f"\nend of speech → first audio: p50 {np.percentile(first_audio, 50):.0f} ms, "

@@ -30,3 +30,15 @@ def test_history_window_keeps_its_start_for_several_turns():
         assert len(window) <= 12 and (n < 12 or len(window) >= 6)
         assert not window or window[0].role == "user"     # never starts mid-exchange
         assert window == history[n - len(window):n]       # always the most recent turns
+
+
+def test_trimmed_history_shows_the_same_window():
+    """Old turns are dropped from memory without moving the window (or its cached prefix)."""
+    from assistant.prompt import HistoryTurn, history_window, trim_history
+    full, trimmed = [], []
+    for i in range(500):
+        turn = HistoryTurn("user" if i % 2 == 0 else "assistant", f"t{i}", str(i))
+        full.append(turn)
+        trimmed = trim_history([*trimmed, turn], 6)
+        assert history_window(trimmed, 6) == history_window(full, 6)
+    assert len(trimmed) <= 4 * 12 + 6
