@@ -71,6 +71,7 @@ class LlmConfig(Section):
     top_p: float = Field(0.9, gt=0.0, le=1.0)
     threads: int = Field(2, ge=1, le=64)
     history_turns: int = Field(6, ge=0, le=100)
+    notes_tokens: int = Field(160, ge=0, le=4000)   # memory notes in a prompt at most (≈ 4 chars a token)
     assistant_name: str = "Juniper"
     user_name: str = Field("", max_length=40)   # what to call the user ("call me Sam"); "" = unknown
     system_prompt: str = (

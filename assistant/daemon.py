@@ -259,6 +259,7 @@ class Daemon:
                     loop.say(event.text)
                 elif isinstance(event, ReplyDone):
                     reply = event.text
+            loop.prefill_soon()         # the history changed: read the next prompt's start while idle
             return {"question": text, "reply": reply, "memories": memories}
 
         def memory_search(args):

@@ -124,6 +124,26 @@ class Engine:
         finally:
             self._lock.release()
 
+    def prepare(self, user_text: str, should_stop=lambda: False) -> int:
+        """Speculatively read the whole prompt a turn on ``user_text`` would have.
+
+        Called while the user pauses: if they say nothing more, the turn finds its prompt,
+        notes and question included, already in llama.cpp's cache and starts writing at
+        once; if they go on, nothing was changed but the cache. Commands and skills are
+        left alone (they do not need the LLM's prompt).
+        """
+        if intents.parse(user_text) or not self._lock.acquire(blocking=False):
+            return 0
+        try:
+            vector = self.embedder.embed_one(user_text)
+            if self.actions and self.actions.would_act(user_text, vector):
+                return 0
+            _, memories, docs = self.retrieve(user_text, vector)
+            messages = build_messages(self.cfg.llm, user_text, self.history, memories, docs)
+            return self.llm.prefill_prompt(messages, lambda: self._waiting > 0 or should_stop())
+        finally:
+            self._lock.release()
+
     def _turn(self, role: str, text: str) -> Memory:
         memory = self.memory.new_memory(role, text, self.session_id, seq=self._seq)
         self._seq += 1

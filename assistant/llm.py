@@ -81,7 +81,7 @@ class LocalLLM:
             cached += 1
         return cached
 
-    def prefill(self, messages: list[dict], should_stop=lambda: False, chunk: int = PREFILL_CHUNK) -> int:
+    def prefill(self, messages: list[dict], should_stop=lambda: False) -> int:
         """Read ``messages``, and the start of a next user message, into the KV cache now.
 
         Between turns the prompt of the next one is known up to the user's words: the
@@ -97,15 +97,23 @@ class LocalLLM:
         if tokens is None or not cut:
             return 0
         at = next((i for i in range(len(tokens) - len(cut), -1, -1) if tokens[i:i + len(cut)] == cut), None)
-        if at is None:
-            return 0
-        wanted, done = tokens[:at], 0
+        return 0 if at is None else self._read(tokens[:at], should_stop)
+
+    def prefill_prompt(self, messages: list[dict], should_stop=lambda: False) -> int:
+        """Read a whole prompt now (a speculative turn): streaming it later starts at once."""
+        tokens = self._prompt_tokens(messages)
+        return 0 if tokens is None else self._read(tokens, should_stop)
+
+    def _read(self, wanted: list[int], should_stop, chunk: int = PREFILL_CHUNK) -> int:
         if len(wanted) > self.cfg.context_tokens - self.cfg.max_reply_tokens - 64:
             return 0                    # no room for the turn: let the turn itself decide
         if not self._lock.acquire(blocking=False):
             return 0
+        done = 0
         try:
-            self.llm.n_tokens = min(self._prompt_reuse_tokens(wanted), len(wanted))
+            same = self._prompt_reuse_tokens(wanted)
+            if same < len(wanted):      # else all cached (maybe more: keep it)
+                self.llm.n_tokens = same
             while self.llm.n_tokens < len(wanted) and not should_stop():
                 piece = wanted[self.llm.n_tokens:self.llm.n_tokens + chunk]
                 self.llm.eval(piece)

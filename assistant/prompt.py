@@ -51,12 +51,33 @@ def _said(m) -> str:
     return f"I replied: {m.text}"
 
 
-def memory_line(hit: Hit) -> str:
+def memory_line(hit: Hit, with_context: bool = True) -> str:
     """One note; a neighbouring turn that makes it understandable follows, indented."""
     line = f"- ({when(hit.memory.ts)}) {_said(hit.memory)}"
-    for c in hit.context:
+    for c in hit.context if with_context else ():
         line += f"\n  (context: {_said(c)})"
     return line
+
+
+def approx_tokens(text: str) -> int:
+    """About four characters a token for English with Qwen's and Llama's tokenizers."""
+    return len(text) // 4 + 1
+
+
+def notes_within(hits: list[Hit], budget: int) -> list[str]:
+    """The best notes whose text fits ``budget`` tokens, best first.
+
+    Every note token is read by the LLM before its first word (about 4 ms a token on two
+    cores), so notes are capped: a note's context line goes first, then the note.
+    """
+    lines, left = [], budget
+    for hit in hits:
+        for line in (memory_line(hit), memory_line(hit, with_context=False)):
+            if approx_tokens(line) <= left:
+                lines.append(line)
+                left -= approx_tokens(line)
+                break
+    return lines
 
 
 def system_message(cfg: LlmConfig, today: dt.date | None = None) -> dict:
@@ -107,8 +128,9 @@ def build_messages(cfg: LlmConfig, user_text: str, history: list[HistoryTurn],
                    memories: list[Hit], docs: list[DocHit]) -> list[dict]:
     messages = prefix_messages(cfg, history)
     context = []
-    if memories:
-        context.append("[Notes from earlier conversations]\n" + "\n".join(memory_line(h) for h in memories))
+    notes = notes_within(memories, cfg.notes_tokens)
+    if notes:
+        context.append("[Notes from earlier conversations]\n" + "\n".join(notes))
     if docs:
         context.append("\n\n".join(f"[About you: {d.doc.title}]\n{d.doc.text}" for d in docs))
     content = user_text

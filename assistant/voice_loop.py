@@ -144,6 +144,10 @@ class VoiceLoop:
         for sentence in split_all(text):
             self._speech.put(_Speak(None, sentence))
 
+    def prefill_soon(self) -> None:
+        """The conversation changed outside a voice turn (a typed `ask`): prefill again."""
+        self._prefill_due = True
+
     def interrupt(self) -> None:
         """Stop speaking now and cancel the reply being generated."""
         current = self._current
@@ -309,7 +313,7 @@ class VoiceLoop:
                     continue
                 if utterance.addressed:
                     self._listen_once = False           # push-to-talk: this was the utterance
-                text = self._addressed(utterance, transcript.text)
+                text = self._addressed(utterance.addressed, transcript.text)
                 if text is None:
                     log.info("not addressed (listen mode %s): %r", self.mode, transcript.text)
                     continue
@@ -343,9 +347,10 @@ class VoiceLoop:
                 if not handed_over:
                     self._done_one()
 
-    def _addressed(self, utterance: Utterance, text: str) -> str | None:
-        """The request in ``text`` if it is meant for the assistant, else None."""
-        if self.mode != "wake" or utterance.addressed or time.monotonic() < self._follow_up_until:
+    def _addressed(self, addressed: bool, text: str) -> str | None:
+        """The request in ``text`` if it is meant for the assistant, else None.
+        ``addressed``: taken after a push-to-talk `listen`, so no wake phrase is needed."""
+        if self.mode != "wake" or addressed or time.monotonic() < self._follow_up_until:
             return text
         return find_wake(text, self.runtime.cfg.llm.assistant_name)
 
@@ -360,8 +365,22 @@ class VoiceLoop:
             return
         speculative.clear()
         speculative[pause.utterance_id] = (pause.voiced_ms, transcript)
-        if self.runtime.cfg.vad.adaptive_endpoint and transcript.accepted and looks_complete(transcript.text):
+        if not transcript.accepted:
+            return
+        if self.runtime.cfg.vad.adaptive_endpoint and looks_complete(transcript.text):
             self.endpointer.end_now(pause.utterance_id, pause.voiced_ms)
+        elif request := self._addressed(self._listen_once, transcript.text):
+            self._prepare(request)              # the rest of the trailing silence reads the prompt
+
+    def _prepare(self, text: str) -> None:
+        engine = getattr(self.runtime, "engine", None)
+        if engine is None or not hasattr(engine, "prepare"):
+            return
+        try:
+            read = engine.prepare(text, should_stop=lambda: not self._utterances.empty())
+            log.debug("speculative prompt: %d tokens read during the pause", read)
+        except Exception:
+            log.exception("speculative prompt failed")
 
     # -- stage 3: TTS and playback ----------------------------------------------------
     def _speech_worker(self) -> None:

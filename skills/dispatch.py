@@ -106,6 +106,13 @@ class SkillDispatcher:
             ms["args"] = (time.perf_counter() - started) * 1000 - ms["route"]
         return plan
 
+    def would_act(self, text: str, vector: np.ndarray) -> bool:
+        """Whether ``act`` would take this utterance (a skill, or an answer awaited), without acting."""
+        if self._pending and time.monotonic() - self._pending.asked < CONFIRM_WINDOW_S:
+            return True
+        self.registry.refresh()
+        return self.router.route(vector, text).doc is not None
+
     def act(self, text: str, vector: np.ndarray) -> Action | None:
         pending, self._pending = self._pending, None
         if pending and time.monotonic() - pending.asked < CONFIRM_WINDOW_S:

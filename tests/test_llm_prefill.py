@@ -31,3 +31,39 @@ def test_prefill_stops_when_a_turn_is_waiting(runtime):
     calls = []
     read = llm.prefill(prefix_messages(cfg, _history()), should_stop=lambda: calls.append(1) or len(calls) > 1)
     assert 0 < read <= 24                              # one chunk, then it yielded
+
+
+def test_notes_are_capped_best_first_and_context_goes_before_a_note():
+    from assistant.config import LlmConfig
+    from assistant.prompt import approx_tokens, notes_within
+    from memory.store import Hit, Memory
+    def hit(text, rel, context=()):
+        return Hit(Memory(text=text, role="user", session_id="s", profile="default"), rel, context)
+    long_context = (Memory(text="What do you know about my family? " * 6, role="user", session_id="s",
+                           profile="default"),)
+    hits = [hit("My sister Ana lives in Lisbon.", 0.9, long_context),
+            hit("My brother works as a nurse in Porto.", 0.8),
+            hit("I walk the dog every morning before work.", 0.7)]
+    everything = notes_within(hits, 10_000)
+    assert len(everything) == 3 and "context:" in everything[0]
+    tight = notes_within(hits, 40)
+    assert sum(approx_tokens(n) for n in tight) <= 40
+    assert "Lisbon" in tight[0] and "context:" not in tight[0]     # the best note kept, without its context
+    assert notes_within(hits, 0) == []
+    messages = build_messages(LlmConfig(notes_tokens=0), "Where does Ana live?", [], hits, [])
+    assert messages[-1]["content"] == "Where does Ana live?"
+
+
+def test_a_turn_prepared_during_the_pause_finds_its_whole_prompt_cached(runtime):
+    from assistant.metrics import TurnTimings
+    engine = runtime.engine
+    question = "What is a good name for a grey cat?"
+    assert engine.prepare(question) > 10
+    timings = TurnTimings()
+    events = list(engine.respond(question, timings))
+    assert timings.prompt_tokens > 30
+    assert timings.prompt_tokens - timings.prompt_cached == 0       # nothing left to read
+    assert events[-1].text                                          # and it answered
+    # Commands and skills do not use the prompt: nothing is read for them.
+    assert engine.prepare("remember that my cat is called Smoke") == 0
+    assert engine.prepare("what time is it") == 0
