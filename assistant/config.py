@@ -46,8 +46,9 @@ class VadConfig(Section):
     min_speech_ms: int = Field(250, ge=0, le=10000)
     trailing_silence_ms: int = Field(700, ge=90, le=5000)
     energy_margin_db: float = Field(6.0, ge=0.0, le=40.0)
-    speculative_ms: int = Field(210, ge=0, le=5000)
+    speculative_ms: int = Field(100, ge=0, le=5000)
     adaptive_endpoint: bool = True
+    early_end_ms: int = Field(450, ge=0, le=5000)   # an adaptive end waits at least this much silence
     max_utterance_s: float = Field(30.0, gt=0.0, le=300.0)
 
 
@@ -71,7 +72,7 @@ class LlmConfig(Section):
     top_p: float = Field(0.9, gt=0.0, le=1.0)
     threads: int = Field(2, ge=1, le=64)
     history_turns: int = Field(6, ge=0, le=100)
-    notes_tokens: int = Field(160, ge=0, le=4000)   # memory notes in a prompt at most (≈ 4 chars a token)
+    notes_tokens: int = Field(120, ge=0, le=4000)   # memory notes in a prompt at most (≈ 4 chars a token)
     assistant_name: str = "Juniper"
     user_name: str = Field("", max_length=40)   # what to call the user ("call me Sam"); "" = unknown
     system_prompt: str = (

@@ -30,6 +30,7 @@ from .llm import LocalLLM
 from .metrics import TurnTimings
 from .prompt import HistoryTurn, build_messages, history_window, prefix_messages, trim_history
 from .sentences import SentenceSplitter, split_all
+from .speculation import Speculation
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +95,7 @@ class Engine:
         self._seq = 0
         self._lock = threading.Lock()
         self._waiting = 0               # turns waiting for the lock
+        self._speculation: Speculation | None = None   # a turn begun during a pause: see prepare()
         self._waiting_lock = threading.Lock()
 
     def retrieve(self, text: str, vector=None):
@@ -124,25 +126,47 @@ class Engine:
         finally:
             self._lock.release()
 
-    def prepare(self, user_text: str, should_stop=lambda: False) -> int:
-        """Speculatively read the whole prompt a turn on ``user_text`` would have.
+    def _prepare_key(self, user_text: str) -> tuple:
+        return user_text, len(self.history), self.history[-1].memory_id if self.history else None
 
-        Called while the user pauses: if they say nothing more, the turn finds its prompt,
-        notes and question included, already in llama.cpp's cache and starts writing at
-        once; if they go on, nothing was changed but the cache. Commands and skills are
-        left alone (they do not need the LLM's prompt).
+    def prepare(self, user_text: str, should_stop=lambda: False) -> str | None:
+        """Start the turn on ``user_text`` speculatively, while the user pauses.
+
+        Retrieves its notes, reads its whole prompt into llama.cpp and writes the reply's
+        first sentence, stopping early when ``should_stop()`` (the utterance ended or
+        speech resumed) or a turn is waiting. ``respond`` on the same text, with nothing
+        said in between, adopts all of it (see ``assistant.speculation``). Commands and
+        skills are left alone. Returns the first sentence, if written, so it can be
+        synthesised ahead too.
         """
         if intents.parse(user_text) or not self._lock.acquire(blocking=False):
-            return 0
+            return None
         try:
+            key = self._prepare_key(user_text)
+            if self._speculation is not None and self._speculation.key == key:
+                return self._speculation.first_sentence
+            self.discard_speculation()
+            stop = lambda: self._waiting > 0 or should_stop()  # noqa: E731
             vector = self.embedder.embed_one(user_text)
             if self.actions and self.actions.would_act(user_text, vector):
-                return 0
+                return None
             _, memories, docs = self.retrieve(user_text, vector)
             messages = build_messages(self.cfg.llm, user_text, self.history, memories, docs)
-            return self.llm.prefill_prompt(messages, lambda: self._waiting > 0 or should_stop())
+            spec = self._speculation = Speculation(key, vector, memories, docs,
+                                                   prompt=self.llm.prompt_reuse(messages))
+            self.llm.prefill_prompt(messages, stop)
+            if stop():
+                return None              # the turn reads the rest of the prompt itself
+            return spec.write_ahead(self.llm.stream(messages), SentenceSplitter(first_clause_words=FIRST_CLAUSE_WORDS),
+                                    stop)
         finally:
             self._lock.release()
+
+    def discard_speculation(self) -> None:
+        """The user went on, or the utterance was not a turn: drop the reply started early."""
+        spec, self._speculation = self._speculation, None
+        if spec is not None:
+            spec.close()
 
     def _turn(self, role: str, text: str) -> Memory:
         memory = self.memory.new_memory(role, text, self.session_id, seq=self._seq)
@@ -189,13 +213,27 @@ class Engine:
                 yield from self._command(intent, user_text, timings)
                 return
             user = self._turn("user", user_text)
-            # One embedding call for the query and the turn's stored text.
-            vector, doc_vector = self.embedder.embed([user_text, describe(user)])
+            spec, self._speculation = self._speculation, None
+            if spec is not None and spec.key != self._prepare_key(user_text):
+                spec.close()
+                spec = None
+            if spec is not None:
+                vector, memories, docs = spec.vector, spec.memories, spec.docs   # as the prompt read early
+                doc_vector = self.embedder.embed_one(describe(user))
+            else:
+                # One embedding call for the query and the turn's stored text.
+                vector, doc_vector = self.embedder.embed([user_text, describe(user)])
+            if spec is not None and self.actions and self.actions.would_act(user_text, vector):
+                spec.close()             # a skill may need the LLM, which the suspended reply holds
+                spec = None
             action = self.actions.act(user_text, vector) if self.actions else None
             if action is not None:
                 yield from self._acted(user_text, vector, action, timings)
                 return
-            vector, memories, docs = self.retrieve(user_text, vector)
+            if spec is None:
+                vector, memories, docs = self.retrieve(user_text, vector)
+            else:
+                log.debug("adopting the reply begun during the pause (%d pieces)", len(spec.pieces))
             timings.mark("retrieval_ready")
             yield Retrieved(memories, docs)
             messages = build_messages(self.cfg.llm, user_text, self.history, memories, docs)
@@ -203,9 +241,13 @@ class Engine:
             self.history = trim_history([*self.history, HistoryTurn("user", user_text, user.id)],
                                         self.cfg.llm.history_turns)
             splitter, parts, index = SentenceSplitter(first_clause_words=FIRST_CLAUSE_WORDS), [], 0
-            for piece in self.llm.stream(messages, cancel=cancel):
+            if spec is not None and spec.started:
+                pieces, prompt = spec.continued(cancel), spec.prompt
+            else:
+                pieces, prompt = self.llm.stream(messages, cancel=cancel), None
+            for piece in pieces:
                 if timings.first_token is None:
-                    timings.prompt_tokens, timings.prompt_cached = getattr(self.llm, "last_prompt", (0, 0))
+                    timings.prompt_tokens, timings.prompt_cached = prompt or getattr(self.llm, "last_prompt", (0, 0))
                 timings.mark("first_token")
                 parts.append(piece)
                 for sentence in splitter.feed(piece):

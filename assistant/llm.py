@@ -46,7 +46,7 @@ class LocalLLM:
             with _quiet_stderr():
                 self.llm = Llama(model_path=str(model_path), n_ctx=cfg.context_tokens,
                                  n_threads=cfg.threads, n_threads_batch=cfg.threads,
-                                 n_batch=512, verbose=False)
+                                 n_batch=512, flash_attn=True, verbose=False)
         except Exception as e:
             raise ModelError(f"cannot load LLM from {model_path} ({str(e).splitlines()[0][:120]}); "
                              "set llm.model to a GGUF file or \"\" for the default")
@@ -68,7 +68,7 @@ class LocalLLM:
         result = self._formatter(messages=messages)
         return self.llm.tokenize(result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True)
 
-    def _prompt_reuse(self, messages: list[dict]) -> tuple[int, int]:
+    def prompt_reuse(self, messages: list[dict]) -> tuple[int, int]:
         """(prompt tokens, of which already in the KV cache): what a turn's first token waits on."""
         tokens = self._prompt_tokens(messages) or []
         return len(tokens), self._prompt_reuse_tokens(tokens)
@@ -151,7 +151,7 @@ class LocalLLM:
                temperature: float | None = None, cancel: threading.Event | None = None) -> Iterator[str]:
         """Yield text pieces of the reply; stops early when ``cancel`` is set."""
         with self._lock:
-            self.last_prompt = self._prompt_reuse(messages)
+            self.last_prompt = self.prompt_reuse(messages)
             chunks = self.llm.create_chat_completion(
                 messages=messages, stream=True,
                 max_tokens=max_tokens or self.cfg.max_reply_tokens,

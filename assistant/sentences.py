@@ -16,6 +16,11 @@ _END = re.compile(r"([.!?]+[\"')\]]*|\n+)(\s+)")
 
 
 _CLAUSE = re.compile(r"([,;:]|\s[-–—])(\s+)")
+# A first chunk with no comma may also end before a word that opens a new clause, once it
+# has PHRASE_WORDS words: "The narrative would be tedious to him | and painful to me."
+_PHRASE = re.compile(r"(\s+)(?=(?:and|but|or|because|which|who|when|while|so|although|though|since|"
+                     r"unless|until|where|whereas)\s)", re.IGNORECASE)
+PHRASE_WORDS = 6
 
 
 @dataclass
@@ -29,16 +34,25 @@ class SentenceSplitter:
         """Speech starts sooner when the first clause ("Sure, ...") goes to the voice alone."""
         self._buf += text
         if self.first_clause_words and not self._emitted:
-            for m in _CLAUSE.finditer(self._buf):
-                head = self._buf[:m.end(1)].strip()
-                if len(head.split()) >= self.first_clause_words and not _END.search(head + " "):
-                    self._emitted += 1
-                    self._buf = self._buf[m.end():]
-                    yield head
-                    break
+            head = self._first_clause()
+            if head is not None:
+                self._emitted += 1
+                yield head
         for sentence in self._sentences():
             self._emitted += 1
             yield sentence
+
+    def _first_clause(self) -> str | None:
+        """The reply's opening clause, if it can go to the voice alone; taken off the buffer."""
+        for pattern, min_words, end in ((_CLAUSE, self.first_clause_words, 1), (_PHRASE, PHRASE_WORDS, 0)):
+            for m in pattern.finditer(self._buf):
+                head = self._buf[:m.end(end)].strip()
+                if _END.search(head + " "):
+                    return None             # a whole sentence came first: split as usual
+                if len(head.split()) >= min_words:
+                    self._buf = self._buf[m.end():]
+                    return head
+        return None
 
     def _sentences(self) -> Iterator[str]:
         start = 0

@@ -345,6 +345,7 @@ class VoiceLoop:
                 self.on_notice("error: this turn failed; details are in the log")
             finally:
                 if not handed_over:
+                    self._discard_speculation()      # frees the LLM the early reply holds
                     self._done_one()
 
     def _addressed(self, addressed: bool, text: str) -> str | None:
@@ -358,29 +359,43 @@ class VoiceLoop:
         """STT while the trailing silence runs; end the utterance early if it is complete."""
         if not self._utterances.empty():
             return                     # the utterance already ended: no time to gain
+        started = time.perf_counter()
         try:
             transcript = self.runtime.stt.transcribe(pause.audio)
         except Exception:
             log.exception("speculative transcription failed")
             return
+        log.debug("pause in utterance %d, %.0f ms after speech: %r in %.0f ms", pause.utterance_id,
+                  (time.perf_counter() - pause.speech_end) * 1000, transcript.text,
+                  (time.perf_counter() - started) * 1000)
         speculative.clear()
         speculative[pause.utterance_id] = (pause.voiced_ms, transcript)
         if not transcript.accepted:
             return
         if self.runtime.cfg.vad.adaptive_endpoint and looks_complete(transcript.text):
             self.endpointer.end_now(pause.utterance_id, pause.voiced_ms)
-        elif request := self._addressed(self._listen_once, transcript.text):
-            self._prepare(request)              # the rest of the trailing silence reads the prompt
+        if request := self._addressed(self._listen_once, transcript.text):
+            self._prepare(request)              # the rest of the silence reads the turn's prompt
 
     def _prepare(self, text: str) -> None:
+        """Begin the turn during the pause: notes, prompt, first sentence, and its audio."""
         engine = getattr(self.runtime, "engine", None)
         if engine is None or not hasattr(engine, "prepare"):
             return
         try:
-            read = engine.prepare(text, should_stop=lambda: not self._utterances.empty())
-            log.debug("speculative prompt: %d tokens read during the pause", read)
+            started = time.perf_counter()
+            first = engine.prepare(text, should_stop=lambda: not self._utterances.empty())
+            if first and hasattr(self.runtime.tts, "prepare"):
+                self.runtime.tts.prepare(first)
+            log.debug("turn begun early in %.0f ms; first sentence %r%s", (time.perf_counter() - started) * 1000,
+                      first, "" if self._utterances.empty() else " (utterance ended meanwhile)")
         except Exception:
-            log.exception("speculative prompt failed")
+            log.exception("speculative start of the turn failed")
+
+    def _discard_speculation(self) -> None:
+        engine = getattr(self.runtime, "engine", None)
+        if engine is not None and hasattr(engine, "discard_speculation"):
+            engine.discard_speculation()
 
     # -- stage 3: TTS and playback ----------------------------------------------------
     def _speech_worker(self) -> None:

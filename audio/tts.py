@@ -31,6 +31,7 @@ class Synthesizer:
                              "set tts.voice to a piper .onnx file or \"\" for the default")
         self.cfg = cfg
         self.sample_rate: int = self.voice.config.sample_rate
+        self._ready: tuple[str, np.ndarray] | None = None
 
     def _syn_config(self):
         from piper import SynthesisConfig
@@ -41,7 +42,15 @@ class Synthesizer:
     def warm(self) -> None:
         self.synthesize("Ready.")
 
+    def prepare(self, text: str) -> None:
+        """Synthesise ``text`` ahead (a reply's first sentence, written during a pause);
+        the next ``synthesize`` of the same text returns it at once."""
+        self._ready = (text, self.synthesize(text))
+
     def synthesize(self, text: str) -> np.ndarray:
+        ready, self._ready = self._ready, None
+        if ready is not None and ready[0] == text:
+            return ready[1]
         text = speakable(text)
         if not text:
             return np.zeros(0, dtype=np.int16)

@@ -13,7 +13,10 @@ energies: steady noise sets the floor, speech rises above it.
 To hide recognition time inside that wait, the endpointer also reports a ``Pause`` once
 the silence reaches ``speculative_ms``: the audio so far, which can be transcribed while
 the rest of the trailing silence runs. If speech resumes, the pause is void; if the
-transcript already reads as a complete sentence, ``end_now`` closes the utterance early.
+transcript already reads as a complete sentence, ``end_now`` closes the utterance early,
+after ``early_end_ms`` of silence rather than ``trailing_silence_ms``. (Not sooner:
+people pause ~300-500 ms between the clauses of one sentence, and Whisper puts a full
+stop at any pause, so a shorter wait cuts a sentence in two.)
 """
 from __future__ import annotations
 
@@ -107,8 +110,9 @@ class Endpointer:
         self._paused = False
 
     def end_now(self, utterance_id: int, voiced_ms: int) -> None:
-        """Close utterance ``utterance_id`` at the next frame, if nobody spoke since the pause
-        that had ``voiced_ms`` of speech. Safe to call from another thread."""
+        """Close utterance ``utterance_id`` early: at the next frame once the silence has
+        lasted ``early_end_ms``, unless someone spoke since the pause that had ``voiced_ms``
+        of speech. Safe to call from another thread."""
         with self._lock:
             self._end_request = (utterance_id, voiced_ms)
 
@@ -140,8 +144,11 @@ class Endpointer:
         else:
             self._silence_ms += ms
         with self._lock:
-            request, self._end_request = self._end_request, None
-        if request is not None and request == (self._id, self._voiced_ms) and not voiced:
+            request = self._end_request
+            if request is not None and (voiced or request != (self._id, self._voiced_ms)):
+                request = self._end_request = None          # they spoke again: void
+        if request is not None and self._silence_ms >= self.cfg.early_end_ms:
+            self._end_request = None
             return self._finish(now)
         too_long = len(self._frames) * ms >= self.cfg.max_utterance_s * 1000
         if self._silence_ms >= self.cfg.trailing_silence_ms or too_long:

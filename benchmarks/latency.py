@@ -179,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
                                          "no_turn": no_turn, "turns": records},
                                         ensure_ascii=False, indent=1), encoding="utf-8")
         print(f"raw records: {args.json}")
+    if "store" in vars(runtime):
+        runtime.store.close()          # write what is buffered before the temporary home goes
     tmp.cleanup()
     return 0
 

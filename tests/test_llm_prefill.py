@@ -54,16 +54,34 @@ def test_notes_are_capped_best_first_and_context_goes_before_a_note():
     assert messages[-1]["content"] == "Where does Ana live?"
 
 
-def test_a_turn_prepared_during_the_pause_finds_its_whole_prompt_cached(runtime):
+def test_a_turn_begun_during_the_pause_is_adopted_whole(runtime):
+    """The reply written ahead during the pause is the start of the turn's reply, and the
+    turn reads no prompt: it carries on the same suspended generation."""
+    from assistant.engine import ReplyDone, Sentence
     from assistant.metrics import TurnTimings
-    engine = runtime.engine
-    question = "What is a good name for a grey cat?"
-    assert engine.prepare(question) > 10
+    engine, llm = runtime.engine, runtime.llm
+    question = "Tell me about grey cats in three sentences."
+    first = engine.prepare(question)
+    assert first and engine._speculation.started
+    assert llm._lock.locked() or engine._speculation._finished    # suspended, or already done
     timings = TurnTimings()
     events = list(engine.respond(question, timings))
-    assert timings.prompt_tokens > 30
-    assert timings.prompt_tokens - timings.prompt_cached == 0       # nothing left to read
-    assert events[-1].text                                          # and it answered
-    # Commands and skills do not use the prompt: nothing is read for them.
-    assert engine.prepare("remember that my cat is called Smoke") == 0
-    assert engine.prepare("what time is it") == 0
+    sentences = [e.text for e in events if isinstance(e, Sentence)]
+    reply = next(e.text for e in events if isinstance(e, ReplyDone))
+    assert sentences[0] == first and reply.startswith(first.split()[0])
+    assert timings.prompt_tokens > 30 and not llm._lock.locked()
+
+
+def test_a_turn_on_other_words_drops_the_early_reply(runtime):
+    from assistant.engine import ReplyDone
+    engine, llm = runtime.engine, runtime.llm
+    assert engine.prepare("Tell me a fact about owls.")
+    events = list(engine.respond("Tell me a fact about owls and their eyes."))
+    assert events[-1].text and isinstance(events[-1], ReplyDone)
+    assert not llm._lock.locked()
+    assert engine.prepare("Name a colour.")
+    engine.discard_speculation()                  # the utterance was not for the assistant
+    assert not llm._lock.locked()
+    # Commands and skills are not begun early.
+    assert engine.prepare("remember that my cat is called Smoke") is None
+    assert engine.prepare("what time is it") is None

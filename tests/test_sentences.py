@@ -42,3 +42,23 @@ def test_trimmed_history_shows_the_same_window():
         trimmed = trim_history([*trimmed, turn], 6)
         assert history_window(trimmed, 6) == history_window(full, 6)
     assert len(trimmed) <= 4 * 12 + 6
+
+
+def test_the_first_chunk_ends_at_a_clause_so_speech_starts_sooner():
+    from assistant.sentences import SentenceSplitter
+
+    def chunks(text: str) -> list[str]:
+        s = SentenceSplitter(first_clause_words=4)
+        out = []
+        for i in range(0, len(text), 3):          # as tokens arrive
+            out += s.feed(text[i:i + 3])
+        return out + list(s.flush())
+    assert chunks("Sure thing, your sister's birthday is on May third. Anything else?") == \
+        ["Sure thing, your sister's birthday is on May third.", "Anything else?"]
+    assert chunks("Your sister Ana, who lives in Lisbon, turns thirty in May.")[0] == \
+        "Your sister Ana, who lives in Lisbon,"                       # 4 words before a comma at least
+    assert chunks("The narrative would be tedious to him and painful to myself. Yes.") == \
+        ["The narrative would be tedious to him", "and painful to myself.", "Yes."]
+    assert chunks("It is late and dark. Go home.") == ["It is late and dark.", "Go home."]   # short: no cut
+    assert chunks("I think that the big meeting and the dinner are both on Friday.")[0] == \
+        "I think that the big meeting"                                 # 'and' after 6 words
