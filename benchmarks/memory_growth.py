@@ -1,0 +1,54 @@
+"""RSS growth of the memory path alone: store and search N turns in-process, no LLM generation.
+
+Separates native growth in the memory layer (LanceDB, the embedder) from the rest of the
+daemon, whose figure `benchmarks/daemon_resources.py` gives:
+
+    .venv/bin/python benchmarks/memory_growth.py [--turns 1000] [--home DIR]
+
+Prints RSS every 100 turns and the growth per 100 turns after the first 100.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+import psutil
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from assistant.config import load_config  # noqa: E402
+from assistant.paths import resolve_paths  # noqa: E402
+from assistant.runtime import Runtime  # noqa: E402
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--turns", type=int, default=1000)
+    ap.add_argument("--home", type=Path, default=None, help="assistant home (default: a fresh temporary one)")
+    args = ap.parse_args()
+    tmp = tempfile.TemporaryDirectory(prefix="memory-growth-")
+    paths = resolve_paths(args.home or Path(tmp.name) / "home")
+    paths.ensure()
+    runtime = Runtime(load_config(paths.config_file), paths, quiet=True)
+    engine, proc = runtime.engine, psutil.Process()
+    marks = []
+    for i in range(args.turns):
+        text = f"Tell me something nice about the number {i}."
+        engine.retrieve(text, runtime.embedder.embed_one(text))
+        engine.remember("user", text)
+        engine.remember("assistant", f"The number {i} is a fine number with many friends.")
+        if (i + 1) % 100 == 0:
+            marks.append(proc.memory_info().rss / 2**20)
+            print(f"{i + 1:>6} turns  RSS {marks[-1]:.0f} MiB", flush=True)
+    if len(marks) > 1:
+        print(f"growth after the first 100 turns: {(marks[-1] - marks[0]) / (len(marks) - 1):.1f} MiB per 100 turns")
+    runtime.store.close()
+    tmp.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
