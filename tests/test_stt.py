@@ -57,8 +57,8 @@ def test_short_window_hears_what_the_full_window_hears(runtime, speech_clips):
     """The shortened encoder window must not lose or invent words on a real recording."""
     from audio.stt import Transcriber
     clip = speech_clips[0]
-    short = runtime.stt.transcribe(read_audio(clip.path))
-    full_cfg = runtime.cfg.stt.model_copy(update={"window_s": 30.0})
-    full = Transcriber(full_cfg, runtime._path("stt")).transcribe(read_audio(clip.path))
+    short_cfg = runtime.cfg.stt.model_copy(update={"window_s": 15.0})
+    short = Transcriber(short_cfg, runtime._path("stt")).transcribe(read_audio(clip.path))
+    full = runtime.stt.transcribe(read_audio(clip.path))
     e, n = word_errors(full.text, short.text)
     assert short.accepted and e / n <= 0.2, (short.text, full.text)
