@@ -280,11 +280,8 @@ class VoiceLoop:
                 continue
 
     def _prefill(self) -> None:
-        engine = getattr(self.runtime, "engine", None)
-        if engine is None or not hasattr(engine, "prefill"):
-            return
         try:
-            engine.prefill(should_stop=lambda: not self._utterances.empty())
+            self.runtime.engine.prefill(should_stop=lambda: not self._utterances.empty())
         except Exception:        # only an advance on work the turn would do: never fatal
             log.exception("prefill failed")
 
@@ -345,7 +342,7 @@ class VoiceLoop:
                 self.on_notice("error: this turn failed; details are in the log")
             finally:
                 if not handed_over:
-                    self._discard_speculation()      # frees the LLM the early reply holds
+                    self.runtime.engine.discard_speculation()    # frees the LLM the early reply holds
                     self._done_one()
 
     def _addressed(self, addressed: bool, text: str) -> str | None:
@@ -379,23 +376,16 @@ class VoiceLoop:
 
     def _prepare(self, text: str) -> None:
         """Begin the turn during the pause: notes, prompt, first sentence, and its audio."""
-        engine = getattr(self.runtime, "engine", None)
-        if engine is None or not hasattr(engine, "prepare"):
-            return
         try:
             started = time.perf_counter()
-            first = engine.prepare(text, should_stop=lambda: not self._utterances.empty())
-            if first and hasattr(self.runtime.tts, "prepare"):
+            first = self.runtime.engine.prepare(text, should_stop=lambda: not self._utterances.empty())
+            if first:
                 self.runtime.tts.prepare(first)
             log.debug("turn begun early in %.0f ms; first sentence %r%s", (time.perf_counter() - started) * 1000,
                       first, "" if self._utterances.empty() else " (utterance ended meanwhile)")
         except Exception:
             log.exception("speculative start of the turn failed")
 
-    def _discard_speculation(self) -> None:
-        engine = getattr(self.runtime, "engine", None)
-        if engine is not None and hasattr(engine, "discard_speculation"):
-            engine.discard_speculation()
 
     # -- stage 3: TTS and playback ----------------------------------------------------
     def _speech_worker(self) -> None:
