@@ -69,6 +69,12 @@ ASSISTANT_REPLY_PENALTY = 0.1
 FIRST_CLAUSE_WORDS = 4
 
 
+def _reply_splitter() -> SentenceSplitter:
+    """The same split for a reply written ahead and the turn that adopts it, so their
+    first sentences match (and its early audio is used)."""
+    return SentenceSplitter(first_clause_words=FIRST_CLAUSE_WORDS)
+
+
 def _is_question(text: str) -> bool:
     return text.rstrip().endswith("?")
 
@@ -157,8 +163,7 @@ class Engine:
             self.llm.prefill_prompt(messages, stop)
             if stop():
                 return None              # the turn reads the rest of the prompt itself
-            return spec.write_ahead(self.llm.stream(messages), SentenceSplitter(first_clause_words=FIRST_CLAUSE_WORDS),
-                                    stop)
+            return spec.write_ahead(self.llm.stream(messages), _reply_splitter(), stop)
         finally:
             self._lock.release()
 
@@ -176,8 +181,11 @@ class Engine:
     def remember(self, role: str, text: str, vector=None) -> Memory:
         """Store one side of the turn; ``vector`` is the embedding of its stored text."""
         memory = self.memory.store_memory(self._turn(role, text), vector)
-        self.history = trim_history([*self.history, HistoryTurn(role, text, memory.id)], self.cfg.llm.history_turns)
+        self._add_to_history(role, text, memory.id)
         return memory
+
+    def _add_to_history(self, role: str, text: str, memory_id: str) -> None:
+        self.history = trim_history([*self.history, HistoryTurn(role, text, memory_id)], self.cfg.llm.history_turns)
 
     def _command(self, intent, user_text: str, timings: TurnTimings) -> Iterator[TurnEvent]:
         """A memory command: done here, confirmed aloud, never shown to the LLM."""
@@ -238,9 +246,8 @@ class Engine:
             yield Retrieved(memories, docs)
             messages = build_messages(self.cfg.llm, user_text, self.history, memories, docs)
             self.memory.store_memory(user, doc_vector)     # queued before generation: searchable now
-            self.history = trim_history([*self.history, HistoryTurn("user", user_text, user.id)],
-                                        self.cfg.llm.history_turns)
-            splitter, parts, index = SentenceSplitter(first_clause_words=FIRST_CLAUSE_WORDS), [], 0
+            self._add_to_history("user", user_text, user.id)
+            splitter, parts, index = _reply_splitter(), [], 0
             if spec is not None and spec.started:
                 pieces, prompt = spec.continued(cancel), spec.prompt
             else:
