@@ -85,3 +85,14 @@ def test_a_turn_on_other_words_drops_the_early_reply(runtime):
     # Commands and skills are not begun early.
     assert engine.prepare("remember that my cat is called Smoke") is None
     assert engine.prepare("what time is it") is None
+
+
+def test_a_sentence_synthesised_ahead_is_used_once_and_only_for_its_text(runtime):
+    tts = runtime.tts
+    tts.prepare("Lisbon is lovely in spring.")
+    assert tts.synthesize("Something else entirely.") is not None     # another text: synthesised anew
+    tts.prepare("Lisbon is lovely in spring.")
+    ahead = tts._ready[1]
+    assert tts.synthesize("Lisbon is lovely in spring.") is ahead     # the audio made ahead, at once
+    again = tts.synthesize("Lisbon is lovely in spring.")
+    assert again is not ahead and len(again) > 0                        # used once, then synthesised again
