@@ -95,6 +95,14 @@ def test_say_writes_speech_that_transcribes_back(cli, runtime, tmp_path):
     assert "kettle" in runtime.stt.transcribe(read_audio(out)).text.lower()
 
 
+def test_the_voice_does_not_spin_on_the_cpu_after_a_sentence(runtime):
+    """ONNX Runtime's threads would otherwise busy-wait after each synthesis, slowing
+    the LLM that writes the next sentence on the same two cores."""
+    options = runtime.tts.voice.session.get_session_options()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert len(runtime.tts.synthesize("Spinning is off.")) > 0
+
+
 def test_chat_and_ask_share_memory(cli):
     result = cli("--json", "chat", stdin="My cat is called Miso.\nWhat is my cat called?\n")
     assert result.returncode == 0, result.stderr
