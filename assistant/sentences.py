@@ -21,6 +21,12 @@ _CLAUSE = re.compile(r"([,;:]|\s[-–—])(\s+)")
 _PHRASE = re.compile(r"(\s+)(?=(?:and|but|or|because|which|who|when|while|so|although|though|since|"
                      r"unless|until|where|whereas)\s)", re.IGNORECASE)
 PHRASE_WORDS = 6
+# A long first chunk with neither may end before a preposition once it has
+# LONG_FIRST_WORDS words: "The invention of movable metal letters in the middle | of the
+# fifteenth century ...". Every word waited for delays the voice by ~25 ms.
+_PREPOSITION = re.compile(r"(\s+)(?=(?:in|on|at|of|for|with|from|by|to|into|about|as|than|during|after|"
+                          r"before|over|under|between|through|without|like)\s)", re.IGNORECASE)
+LONG_FIRST_WORDS = 8
 
 
 @dataclass
@@ -44,7 +50,8 @@ class SentenceSplitter:
 
     def _first_clause(self) -> str | None:
         """The reply's opening clause, if it can go to the voice alone; taken off the buffer."""
-        for pattern, min_words, end in ((_CLAUSE, self.first_clause_words, 1), (_PHRASE, PHRASE_WORDS, 0)):
+        for pattern, min_words, end in ((_CLAUSE, self.first_clause_words, 1), (_PHRASE, PHRASE_WORDS, 0),
+                                        (_PREPOSITION, LONG_FIRST_WORDS, 0)):
             for m in pattern.finditer(self._buf):
                 head = self._buf[:m.end(end)].strip()
                 if _END.search(head + " "):

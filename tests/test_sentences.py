@@ -62,3 +62,6 @@ def test_the_first_chunk_ends_at_a_clause_so_speech_starts_sooner():
     assert chunks("It is late and dark. Go home.") == ["It is late and dark.", "Go home."]   # short: no cut
     assert chunks("I think that the big meeting and the dinner are both on Friday.")[0] == \
         "I think that the big meeting"                                 # 'and' after 6 words
+    assert chunks("The invention of movable metal letters in the middle of the fifteenth century was new.")[0] == \
+        "The invention of movable metal letters in the middle"        # long: before a preposition
+    assert chunks("Your sister's birthday is on May third.") == ["Your sister's birthday is on May third."]
