@@ -17,7 +17,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Iterator, Union
+from typing import Callable, Generator, Iterator, Union
 
 from memory.retrieval import RetrievalSettings
 from memory.service import MemoryService
@@ -73,6 +73,23 @@ def _reply_splitter() -> SentenceSplitter:
     """The same split for a reply written ahead and the turn that adopts it, so their
     first sentences match (and its early audio is used)."""
     return SentenceSplitter(first_clause_words=FIRST_CLAUSE_WORDS)
+
+
+def _held(pieces: Generator[str, None, None], hold: Callable[[], object] | None) -> Iterator[str]:
+    """``pieces``, calling ``hold()`` before each is written (a generator computes a
+    token only when pulled, so the LLM is idle while ``hold`` waits)."""
+    if hold is None:
+        yield from pieces
+        return
+    try:
+        while True:
+            hold()
+            piece = next(pieces, None)
+            if piece is None:
+                return
+            yield piece
+    finally:
+        pieces.close()            # a reply cut short frees the LLM at once
 
 
 def _is_question(text: str) -> bool:
@@ -135,15 +152,15 @@ class Engine:
     def _prepare_key(self, user_text: str) -> tuple:
         return user_text, len(self.history), self.history[-1].memory_id if self.history else None
 
-    def prepare(self, user_text: str, should_stop=lambda: False) -> str | None:
+    def prepare(self, user_text: str, should_stop=lambda: False, write_while=lambda: True) -> str | None:
         """Start the turn on ``user_text`` speculatively, while the user pauses.
 
         Retrieves its notes, reads its whole prompt into llama.cpp and writes the reply's
-        first sentence, stopping early when ``should_stop()`` (the utterance ended or
-        speech resumed) or a turn is waiting. ``respond`` on the same text, with nothing
-        said in between, adopts all of it (see ``assistant.speculation``). Commands and
-        skills are left alone. Returns the first sentence, if written, so it can be
-        synthesised ahead too.
+        first sentence, stopping early when ``should_stop()`` (the utterance ended) or a
+        turn is waiting; the reply is written only while ``write_while()`` (no speech
+        since). ``respond`` on the same text, with nothing said in between, adopts all of
+        it (see ``assistant.speculation``). Commands and skills are left alone. Returns
+        the first sentence, if written, so it can be synthesised ahead too.
         """
         if intents.parse(user_text) or not self._lock.acquire(blocking=False):
             return None
@@ -153,17 +170,20 @@ class Engine:
                 return self._speculation.first_sentence
             self.discard_speculation()
             stop = lambda: self._waiting > 0 or should_stop()  # noqa: E731
-            vector = self.embedder.embed_one(user_text)
+            # The text the turn will store is embedded now too: one call, off the turn's path.
+            stored = describe(self.memory.new_memory("user", user_text, self.session_id, seq=self._seq))
+            vector, stored_vector = self.embedder.embed([user_text, stored])
             if self.actions and self.actions.would_act(user_text, vector):
                 return None
             _, memories, docs = self.retrieve(user_text, vector)
             messages = build_messages(self.cfg.llm, user_text, self.history, memories, docs)
-            spec = self._speculation = Speculation(key, vector, memories, docs,
+            spec = self._speculation = Speculation(key, vector, memories, docs, stored=(stored, stored_vector),
                                                    prompt=self.llm.prompt_reuse(messages))
             self.llm.prefill_prompt(messages, stop)
-            if stop():
+            if stop() or not write_while():
                 return None              # the turn reads the rest of the prompt itself
-            return spec.write_ahead(self.llm.stream(messages), _reply_splitter(), stop)
+            return spec.write_ahead(self.llm.stream(messages), _reply_splitter(),
+                                    lambda: stop() or not write_while())
         finally:
             self._lock.release()
 
@@ -207,9 +227,12 @@ class Engine:
         yield ReplyDone(reply, False)
 
     def respond(self, user_text: str, timings: TurnTimings | None = None,
-                cancel: threading.Event | None = None, store_reply: bool = True) -> Iterator[TurnEvent]:
+                cancel: threading.Event | None = None, store_reply: bool = True,
+                hold: Callable[[], object] | None = None) -> Iterator[TurnEvent]:
         """One turn. ``store_reply=False`` leaves storing the reply to the caller, which
-        knows what was really spoken (the voice loop, after a barge-in)."""
+        knows what was really spoken (the voice loop, after a barge-in). ``hold()`` is
+        called before each token is written: the voice loop waits there while a sentence
+        is synthesised, since the LLM and the voice sharing two cores slow each other."""
         timings = timings or TurnTimings()
         with self._waiting_lock:
             self._waiting += 1           # a prefill in progress yields to this turn
@@ -227,7 +250,8 @@ class Engine:
                 spec = None
             if spec is not None:
                 vector, memories, docs = spec.vector, spec.memories, spec.docs   # as the prompt read early
-                doc_vector = self.embedder.embed_one(describe(user))
+                doc_vector = spec.stored[1] if spec.stored[0] == describe(user) else \
+                    self.embedder.embed_one(describe(user))
             else:
                 # One embedding call for the query and the turn's stored text.
                 vector, doc_vector = self.embedder.embed([user_text, describe(user)])
@@ -252,7 +276,7 @@ class Engine:
                 pieces, prompt = spec.continued(cancel), spec.prompt
             else:
                 pieces, prompt = self.llm.stream(messages, cancel=cancel), None
-            for piece in pieces:
+            for piece in _held(pieces, hold):
                 if timings.first_token is None:
                     timings.prompt_tokens, timings.prompt_cached = prompt or getattr(self.llm, "last_prompt", (0, 0))
                 timings.mark("first_token")

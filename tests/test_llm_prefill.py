@@ -96,3 +96,51 @@ def test_a_sentence_synthesised_ahead_is_used_once_and_only_for_its_text(runtime
     assert tts.synthesize("Lisbon is lovely in spring.") is ahead     # the audio made ahead, at once
     again = tts.synthesize("Lisbon is lovely in spring.")
     assert again is not ahead and len(again) > 0                        # used once, then synthesised again
+
+
+def test_when_speech_resumes_the_prompt_is_read_but_no_reply_written(runtime):
+    """The notes found for the words so far are read into the KV cache, so the turn on
+    the whole request finds them there; writing a reply to half a request is wasted."""
+    from assistant.prompt import build_messages
+    engine, llm = runtime.engine, runtime.llm
+    words = "What did I tell you about my sister"
+    assert engine.prepare(words, write_while=lambda: False) is None
+    spec = engine._speculation
+    assert spec is not None and not spec.started and not llm._lock.locked()
+    messages = build_messages(runtime.cfg.llm, words, engine.history, spec.memories, spec.docs)
+    total, cached = llm.prompt_reuse(messages)
+    assert cached == total                                  # the whole prompt was read
+    engine.discard_speculation()
+
+
+def test_an_adopted_turn_embeds_nothing_on_its_way_to_the_first_word(runtime, monkeypatch):
+    """The stored text's embedding was made during the pause, with the query's."""
+    from assistant.engine import ReplyDone, Sentence
+    engine = runtime.engine
+    question = "Which colour do owls like best?"
+    assert engine.prepare(question)
+    calls = []
+    original = engine.embedder.embed_one
+    monkeypatch.setattr(engine.embedder, "embed_one", lambda text: calls.append(text) or original(text))
+    before_first_word = None
+    for event in engine.respond(question):
+        if isinstance(event, Sentence) and before_first_word is None:
+            before_first_word = list(calls)
+    assert isinstance(event, ReplyDone) and before_first_word == []
+
+
+def test_the_llm_writes_one_token_between_holds(runtime):
+    """``hold`` runs before every token, and the generation is lazy: while the voice
+    loop's hold waits for a synthesis, llama.cpp computes nothing."""
+    import time
+    engine, llm = runtime.engine, runtime.llm
+    seen = []
+
+    def hold():
+        seen.append(llm.llm.n_tokens)
+        if len(seen) == 3:
+            time.sleep(0.2)
+            assert llm.llm.n_tokens == seen[-1]      # nothing computed while held
+    list(engine.respond("Count from one to ten, please.", hold=hold))
+    steps = [b - a for a, b in zip(seen[1:], seen[2:])]
+    assert len(steps) > 5 and set(steps) <= {0, 1} and sum(steps) >= len(steps) - 1   # one token per hold
