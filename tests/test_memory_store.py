@@ -121,6 +121,7 @@ WRITER = textwrap.dedent("""
     for i, text in enumerate(distractors({n})):
         m = Memory(text=text, role="user", session_id="daemon", seq=i)
         store.add([m], embedder.embed([describe(m)]))
+        time.sleep(0.05)     # a daemon's pace: the reader must see several states, not just the last
     store.close()
     print("done", flush=True)
 """)
