@@ -29,7 +29,7 @@ class Speculation:
     vector: np.ndarray
     memories: list
     docs: list
-    stored: tuple[str, np.ndarray] = ("", np.zeros(0))  # the turn's text as stored, and its embedding
+    stored: tuple[str, np.ndarray]      # the turn's text as it will be stored, and its embedding
     prompt: tuple[int, int] = (0, 0)    # (tokens, already cached) when generation began
     pieces: list[str] = field(default_factory=list)
     first_sentence: str | None = None
