@@ -42,6 +42,10 @@ class Synthesizer:
                              f".onnx.json beside {voice_path.name}")
         try:
             config = PiperConfig.from_dict(json.loads(config_path.read_text(encoding="utf-8")))
+        except Exception as e:
+            raise ModelError(f"piper voice config {config_path} is unreadable ({str(e).splitlines()[0][:120]}); "
+                             f"put the voice's own .onnx.json beside {voice_path.name}")
+        try:
             self.voice = PiperVoice(config=config, session=_quiet_session(voice_path))
         except Exception as e:
             raise ModelError(f"cannot load piper voice {voice_path} ({str(e).splitlines()[0][:120]}); "

@@ -67,6 +67,18 @@ def test_model_path_that_does_not_exist(cli, tmp_path):
                           "stt.model", "/no/such/whisper")
 
 
+def test_voice_whose_config_is_missing_or_corrupt(cli, tmp_path):
+    voice = tmp_path / "voice.onnx"
+    voice.write_bytes(b"not an onnx model")
+    cfg = tmp_path / "voice.toml"
+    cfg.write_text(f"[tts]\nvoice = \"{voice}\"\n")
+    assert_one_line_error(cli("--config", str(cfg), "say", "hi", "--output", str(tmp_path / "o.wav")),
+                          "voice.onnx.json", "is missing")
+    (tmp_path / "voice.onnx.json").write_text("{not json")
+    assert_one_line_error(cli("--config", str(cfg), "say", "hi", "--output", str(tmp_path / "o.wav")),
+                          "voice.onnx.json", "unreadable")
+
+
 def test_user_config_in_home_is_validated_too(cli):
     cli.home.mkdir(parents=True)
     (cli.home / "config.toml").write_text("[memory]\ntop_k = -1\n")
