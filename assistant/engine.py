@@ -180,10 +180,10 @@ class Engine:
             spec = self._speculation = Speculation(key, vector, memories, docs, stored=(stored, stored_vector),
                                                    prompt=self.llm.prompt_reuse(messages))
             self.llm.prefill_prompt(messages, stop)
-            if stop() or not write_while():
+            stop_writing = lambda: stop() or not write_while()  # noqa: E731
+            if stop_writing():
                 return None              # the turn reads the rest of the prompt itself
-            return spec.write_ahead(self.llm.stream(messages), _reply_splitter(),
-                                    lambda: stop() or not write_while())
+            return spec.write_ahead(self.llm.stream(messages), _reply_splitter(), stop_writing)
         finally:
             self._lock.release()
 
@@ -250,8 +250,8 @@ class Engine:
                 spec = None
             if spec is not None:
                 vector, memories, docs = spec.vector, spec.memories, spec.docs   # as the prompt read early
-                doc_vector = spec.stored[1] if spec.stored[0] == describe(user) else \
-                    self.embedder.embed_one(describe(user))
+                stored_text = describe(user)
+                doc_vector = spec.stored[1] if spec.stored[0] == stored_text else self.embedder.embed_one(stored_text)
             else:
                 # One embedding call for the query and the turn's stored text.
                 vector, doc_vector = self.embedder.embed([user_text, describe(user)])
