@@ -61,7 +61,8 @@ class SttConfig(Section):
     no_speech_threshold: float = Field(0.6, ge=0.0, le=1.0)
     min_avg_logprob: float = Field(-1.2, le=0.0)
     max_compression_ratio: float = Field(2.4, gt=0.0)
-    window_s: float = Field(30.0, ge=5.0, le=30.0)   # encoder window for short speech (30 = Whisper's own)
+    window_s: float = Field(5.0, ge=5.0, le=30.0)    # speech encoded at least; the rest is cached padding
+    hotwords: str = Field("{name}", max_length=200)  # words to expect (names), given to Whisper as context
 
 
 class LlmConfig(Section):

@@ -41,7 +41,7 @@ class Runtime:
         path = model_path(cfg, stage, self.paths.model_cache, quiet=self.quiet)
         if stage == "stt":
             from audio.stt import Transcriber
-            return Transcriber(cfg.stt, path)
+            return Transcriber(cfg.stt, path, cfg.llm.assistant_name)
         if stage == "tts":
             from audio.tts import Synthesizer
             return Synthesizer(cfg.tts, path)
@@ -193,6 +193,8 @@ class Runtime:
             loaded[name] = component
             actions.append(f"reloaded {name}")
         self.cfg = new
+        if "stt" in loaded:
+            self.stt.assistant_name = new.llm.assistant_name     # a renamed assistant is heard by name
         if "dispatcher" in loaded:
             self.dispatcher.services.settings.live = new     # voice edits land on the live config
             self.dispatcher.cfg = new.skills
