@@ -65,19 +65,22 @@ def approx_tokens(text: str) -> int:
 
 
 def notes_within(hits: list[Hit], budget: int) -> list[str]:
-    """The best notes whose text fits ``budget`` tokens, best first.
+    """The best notes whose text fits ``budget`` tokens, in the order they were said.
 
     Every note token is read by the LLM before its first word (about 4 ms a token on two
-    cores), so notes are capped: a note's context line goes first, then the note.
+    cores), so notes are capped: a note's context line goes first, then the note. They
+    are chosen best first but written oldest first: a story reads in time order, and the
+    notes found for the words heard at a pause then mostly stay in place when the final
+    words bring one more or one fewer, so llama.cpp keeps the prefix it has already read.
     """
-    lines, left = [], budget
+    chosen, left = [], budget
     for hit in hits:
         for line in (memory_line(hit), memory_line(hit, with_context=False)):
             if approx_tokens(line) <= left:
-                lines.append(line)
+                chosen.append((hit.memory.ts, hit.memory.seq, line))
                 left -= approx_tokens(line)
                 break
-    return lines
+    return [line for *_, line in sorted(chosen, key=lambda c: c[:2])]
 
 
 def system_message(cfg: LlmConfig, today: dt.date | None = None) -> dict:

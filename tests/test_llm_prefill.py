@@ -54,6 +54,21 @@ def test_notes_are_capped_best_first_and_context_goes_before_a_note():
     assert messages[-1]["content"] == "Where does Ana live?"
 
 
+def test_notes_are_written_oldest_first_so_a_changed_set_keeps_its_start():
+    from assistant.prompt import notes_within
+    from memory.store import Hit, Memory
+
+    def hit(text, ts, rel):
+        return Hit(Memory(text=text, role="user", session_id="s", profile="default", ts=ts), rel)
+    ana, dog, job = (hit("My sister Ana lives in Lisbon.", 1_700_000_000, 0.6),
+                     hit("I walk the dog every morning.", 1_700_100_000, 0.5),
+                     hit("I started a new job at the library.", 1_700_200_000, 0.9))
+    at_pause = notes_within([job, ana], 10_000)               # ranked best first ...
+    assert "Lisbon" in at_pause[0] and "library" in at_pause[1]   # ... written in time order
+    final = notes_within([job, ana, dog], 10_000)             # the final words found one more
+    assert final[0] == at_pause[0] and "dog" in final[1]      # the older note's text is unchanged
+
+
 def test_a_turn_begun_during_the_pause_is_adopted_whole(runtime):
     """The reply written ahead during the pause is the start of the turn's reply, and the
     turn reads no prompt: it carries on the same suspended generation."""
