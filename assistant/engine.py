@@ -64,9 +64,9 @@ TurnEvent = Union[Retrieved, Acted, Sentence, ReplyDone]
 # The user's own statements are the ground truth; the assistant's replies only echo them
 # (and may be wrong), so they rank a little lower. A user's question states nothing.
 ASSISTANT_REPLY_PENALTY = 0.1
-# The first clause of a reply goes to the voice alone once it has this many words, so
-# speech starts before the whole first sentence is written.
-FIRST_CLAUSE_WORDS = 4
+# The first clause of a reply goes to the voice alone once it has this many words ("On
+# the whole,"), so speech starts before the whole first sentence is written.
+FIRST_CLAUSE_WORDS = 3
 
 
 def _reply_splitter() -> SentenceSplitter:

@@ -48,20 +48,24 @@ def test_the_first_chunk_ends_at_a_clause_so_speech_starts_sooner():
     from assistant.sentences import SentenceSplitter
 
     def chunks(text: str) -> list[str]:
-        s = SentenceSplitter(first_clause_words=4)
+        s = SentenceSplitter(first_clause_words=3)
         out = []
         for i in range(0, len(text), 3):          # as tokens arrive
             out += s.feed(text[i:i + 3])
         return out + list(s.flush())
     assert chunks("Sure thing, your sister's birthday is on May third. Anything else?") == \
-        ["Sure thing, your sister's birthday is on May third.", "Anything else?"]
+        ["Sure thing, your sister's birthday is on May third.", "Anything else?"]   # 2 words: not alone
     assert chunks("Your sister Ana, who lives in Lisbon, turns thirty in May.")[0] == \
-        "Your sister Ana, who lives in Lisbon,"                       # 4 words before a comma at least
+        "Your sister Ana,"                                            # 3 words before a comma at least
     assert chunks("The narrative would be tedious to him and painful to myself. Yes.") == \
         ["The narrative would be tedious to him", "and painful to myself.", "Yes."]
     assert chunks("It is late and dark. Go home.") == ["It is late and dark.", "Go home."]   # short: no cut
     assert chunks("I think that the big meeting and the dinner are both on Friday.")[0] == \
         "I think that the big meeting"                                 # 'and' after 6 words
     assert chunks("The invention of movable metal letters in the middle of the fifteenth century was new.")[0] == \
-        "The invention of movable metal letters in the middle"        # long: before a preposition
+        "The invention of movable metal letters"                      # long: before a preposition
     assert chunks("Your sister's birthday is on May third.") == ["Your sister's birthday is on May third."]
+    assert chunks("The big annual summer parade is on Main Street today.") == \
+        ["The big annual summer parade is on Main Street today."]    # never 'is | on Main Street'
+    assert chunks("My old friend from school now lives in a small town in Spain.") == \
+        ["My old friend from school now lives in a small town", "in Spain."]
