@@ -46,7 +46,7 @@ class VadConfig(Section):
     min_speech_ms: int = Field(250, ge=0, le=10000)
     trailing_silence_ms: int = Field(700, ge=90, le=5000)
     energy_margin_db: float = Field(6.0, ge=0.0, le=40.0)
-    speculative_ms: int = Field(120, ge=0, le=5000)
+    speculative_ms: int = Field(90, ge=0, le=5000)
     adaptive_endpoint: bool = True
     early_end_ms: int = Field(560, ge=0, le=5000)   # an adaptive end waits at least this much silence
     max_utterance_s: float = Field(30.0, gt=0.0, le=300.0)
