@@ -71,8 +71,9 @@ def _short_window_model():
     (the opening name above all). So only the first ``frames`` are encoded, and the
     rest of the window is filled with the encoding of padding alone, computed once:
     faster-whisper pads with zeros in the feature domain, so that part of the window is
-    the same for every input, and the padding's own encoding barely depends on the speech
-    before it. The decoder sees the 30 s window it expects at a fraction of the cost.
+    the same for every input. A full encode would let it attend to the speech too; the
+    decoder does not need that (same words on the shared recordings, see
+    benchmarks/stt_accuracy.py). It sees the 30 s window it expects at a fraction of the cost.
     """
     import ctranslate2
     from faster_whisper import WhisperModel
@@ -117,9 +118,9 @@ class Transcriber:
     def hotwords(self) -> str | None:
         """Words Whisper is told to expect, as if said just before (its "previous text").
 
-        The assistant's name above all: tiny.en rarely writes "Juniper" unprompted, and
-        with the context it also keeps its accuracy in a short encoder window (see
-        ``encoder_frames`` and benchmarks/stt_accuracy.py)."""
+        The assistant's name above all, since the wake phrase is matched on the text. On
+        the benchmark the spliced window already heard the name in every request, so this
+        is a guard for names Whisper spells freely; it costs a few prompt tokens."""
         return self.cfg.hotwords.replace("{name}", self.assistant_name).strip() or None
 
     def transcribe(self, audio: np.ndarray) -> Transcript:
