@@ -28,7 +28,7 @@ from . import intents
 from .config import Config
 from .llm import LocalLLM
 from .metrics import TurnTimings
-from .prompt import HistoryTurn, build_messages, history_window, prefix_messages, trim_history
+from .prompt import HistoryTurn, build_messages, chosen_notes, history_window, prefix_messages, trim_history
 from .sentences import SentenceSplitter, split_all
 from .speculation import Speculation
 
@@ -152,6 +152,12 @@ class Engine:
     def _prepare_key(self, user_text: str) -> tuple:
         return user_text, len(self.history), self.history[-1].memory_id if self.history else None
 
+    def _notes_read(self, spec: Speculation | None, user_text: str) -> tuple[str, ...]:
+        """The notes a speculation on earlier words of this utterance read into llama.cpp:
+        written first again, so their tokens stay in its cache (see ``chosen_notes``)."""
+        same_turn = spec is not None and spec.key[1:] == self._prepare_key(user_text)[1:]
+        return spec.note_ids if same_turn else ()
+
     def prepare(self, user_text: str, should_stop=lambda: False, write_while=lambda: True) -> str | None:
         """Start the turn on ``user_text`` speculatively, while the user pauses.
 
@@ -168,6 +174,7 @@ class Engine:
             key = self._prepare_key(user_text)
             if self._speculation is not None and self._speculation.key == key:
                 return self._speculation.first_sentence
+            read_first = self._notes_read(self._speculation, user_text)
             self.discard_speculation()
             stop = lambda: self._waiting > 0 or should_stop()  # noqa: E731
             # The text the turn will store is embedded now too: one call, off the turn's path.
@@ -176,9 +183,10 @@ class Engine:
             if self.actions and self.actions.would_act(user_text, vector):
                 return None
             _, memories, docs = self.retrieve(user_text, vector)
-            messages = build_messages(self.cfg.llm, user_text, self.history, memories, docs)
+            messages = build_messages(self.cfg.llm, user_text, self.history, memories, docs, read_first)
+            note_ids = tuple(h.memory.id for h, _ in chosen_notes(memories, self.cfg.llm.notes_tokens, read_first))
             spec = self._speculation = Speculation(key, vector, memories, docs, stored=(stored, stored_vector),
-                                                   prompt=self.llm.prompt_reuse(messages))
+                                                   prompt=self.llm.prompt_reuse(messages), note_ids=note_ids)
             self.llm.prefill_prompt(messages, stop)
             stop_writing = lambda: stop() or not write_while()  # noqa: E731
             if stop_writing():
@@ -245,6 +253,7 @@ class Engine:
                 return
             user = self._turn("user", user_text)
             spec, self._speculation = self._speculation, None
+            read_first = self._notes_read(spec, user_text)
             if spec is not None and spec.key != self._prepare_key(user_text):
                 spec.close()
                 spec = None
@@ -268,7 +277,7 @@ class Engine:
                 log.debug("adopting the reply begun during the pause (%d pieces)", len(spec.pieces))
             timings.mark("retrieval_ready")
             yield Retrieved(memories, docs)
-            messages = build_messages(self.cfg.llm, user_text, self.history, memories, docs)
+            messages = build_messages(self.cfg.llm, user_text, self.history, memories, docs, read_first)
             self.memory.store_memory(user, doc_vector)     # queued before generation: searchable now
             self._add_to_history("user", user_text, user.id)
             splitter, parts, index = _reply_splitter(), [], 0

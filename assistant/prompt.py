@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from typing import Sequence
 
 from memory.store import Hit
 from skills.index import DocHit
@@ -64,23 +65,32 @@ def approx_tokens(text: str) -> int:
     return len(text) // 4 + 1
 
 
-def notes_within(hits: list[Hit], budget: int) -> list[str]:
-    """The best notes whose text fits ``budget`` tokens, in the order they were said.
+def chosen_notes(hits: list[Hit], budget: int, read_first: Sequence[str] = ()) -> list[tuple[Hit, str]]:
+    """The best notes whose text fits ``budget`` tokens, each with its line, in the order
+    to write them.
 
     Every note token is read by the LLM before its first word (about 4 ms a token on two
     cores), so notes are capped: a note's context line goes first, then the note. They
-    are chosen best first but written oldest first: a story reads in time order, and the
-    notes found for the words heard at a pause then mostly stay in place when the final
-    words bring one more or one fewer, so llama.cpp keeps the prefix it has already read.
+    are chosen best first but written oldest first (a story reads in time order), except
+    that ``read_first`` — the ids of notes already read into llama.cpp at a pause in the
+    same utterance, in their order — come first: the words heard by the end often find
+    one note more than the words at the pause, and llama.cpp then keeps the prefix it has
+    read instead of reading every note again.
     """
     chosen, left = [], budget
     for hit in hits:
         for line in (memory_line(hit), memory_line(hit, with_context=False)):
             if approx_tokens(line) <= left:
-                chosen.append((hit.memory.ts, hit.memory.seq, line))
+                chosen.append((hit, line))
                 left -= approx_tokens(line)
                 break
-    return [line for *_, line in sorted(chosen, key=lambda c: c[:2])]
+    place = {memory_id: i for i, memory_id in enumerate(read_first)}
+    return sorted(chosen, key=lambda c: (place.get(c[0].memory.id, len(place)), c[0].memory.ts, c[0].memory.seq))
+
+
+def notes_within(hits: list[Hit], budget: int, read_first: Sequence[str] = ()) -> list[str]:
+    """The lines of ``chosen_notes``."""
+    return [line for _, line in chosen_notes(hits, budget, read_first)]
 
 
 def system_message(cfg: LlmConfig, today: dt.date | None = None) -> dict:
@@ -128,10 +138,10 @@ def prefix_messages(cfg: LlmConfig, history: list[HistoryTurn]) -> list[dict]:
 
 
 def build_messages(cfg: LlmConfig, user_text: str, history: list[HistoryTurn],
-                   memories: list[Hit], docs: list[DocHit]) -> list[dict]:
+                   memories: list[Hit], docs: list[DocHit], read_first: Sequence[str] = ()) -> list[dict]:
     messages = prefix_messages(cfg, history)
     context = []
-    notes = notes_within(memories, cfg.notes_tokens)
+    notes = notes_within(memories, cfg.notes_tokens, read_first)
     if notes:
         context.append("[Notes from earlier conversations]\n" + "\n".join(notes))
     if docs:

@@ -31,6 +31,7 @@ class Speculation:
     docs: list
     stored: tuple[str, np.ndarray]      # the turn's text as it will be stored, and its embedding
     prompt: tuple[int, int] = (0, 0)    # (tokens, already cached) when generation began
+    note_ids: tuple[str, ...] = ()      # the notes in its prompt, in the order written
     pieces: list[str] = field(default_factory=list)
     first_sentence: str | None = None
     _stream: Iterator[str] | None = None

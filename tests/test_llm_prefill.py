@@ -69,6 +69,38 @@ def test_notes_are_written_oldest_first_so_a_changed_set_keeps_its_start():
     assert final[0] == at_pause[0] and "dog" in final[1]      # the older note's text is unchanged
 
 
+def test_notes_read_at_a_pause_are_written_first_again():
+    from assistant.prompt import chosen_notes
+    from memory.store import Hit, Memory
+
+    def hit(text, ts, rel):
+        return Hit(Memory(text=text, role="user", session_id="s", profile="default", ts=ts), rel)
+    ana, dog, job = (hit("My sister Ana lives in Lisbon.", 1_700_000_000, 0.6),
+                     hit("I walk the dog every morning.", 1_700_100_000, 0.5),
+                     hit("I started a new job at the library.", 1_700_200_000, 0.9))
+    at_pause = [h.memory.id for h, _ in chosen_notes([job, dog], 10_000)]          # oldest first
+    assert at_pause == [dog.memory.id, job.memory.id]
+    final = [h for h, _ in chosen_notes([job, ana, dog], 10_000, read_first=at_pause)]
+    assert final == [dog, job, ana]            # what was read stays in place; the new note follows
+
+
+def test_a_pause_in_the_same_utterance_keeps_the_notes_already_read_in_front(runtime):
+    engine = runtime.engine
+    for fact in ("my sister Ana lives in Lisbon", "my sister Ana has a dog called Pepper",
+                 "my sister Ana works at the city library"):
+        engine.memory.add_fact(fact, engine.session_id)
+    assert engine.prepare("What did I tell you about my sister", write_while=lambda: False) is None
+    # Pretend they were read newest first, so that order differs from the usual time order.
+    first = engine._speculation.note_ids = tuple(reversed(engine._speculation.note_ids))
+    assert engine.prepare("What did I tell you about my sister Ana and her dog Pepper?",
+                          write_while=lambda: False) is None
+    final = engine._speculation.note_ids
+    engine.discard_speculation()
+    assert first and final
+    kept = tuple(i for i in first if i in final)
+    assert len(kept) >= 2 and final[:len(kept)] == kept
+
+
 def test_a_turn_begun_during_the_pause_is_adopted_whole(runtime):
     """The reply written ahead during the pause is the start of the turn's reply, and the
     turn reads no prompt: it carries on the same suspended generation."""
