@@ -54,15 +54,19 @@ def test_notes_are_capped_best_first_and_context_goes_before_a_note():
     assert messages[-1]["content"] == "Where does Ana live?"
 
 
-def test_notes_are_written_oldest_first_so_a_changed_set_keeps_its_start():
-    from assistant.prompt import notes_within
+def _three_notes():
     from memory.store import Hit, Memory
 
     def hit(text, ts, rel):
         return Hit(Memory(text=text, role="user", session_id="s", profile="default", ts=ts), rel)
-    ana, dog, job = (hit("My sister Ana lives in Lisbon.", 1_700_000_000, 0.6),
-                     hit("I walk the dog every morning.", 1_700_100_000, 0.5),
-                     hit("I started a new job at the library.", 1_700_200_000, 0.9))
+    return (hit("My sister Ana lives in Lisbon.", 1_700_000_000, 0.6),
+            hit("I walk the dog every morning.", 1_700_100_000, 0.5),
+            hit("I started a new job at the library.", 1_700_200_000, 0.9))
+
+
+def test_notes_are_written_oldest_first_so_a_changed_set_keeps_its_start():
+    from assistant.prompt import notes_within
+    ana, dog, job = _three_notes()
     at_pause = notes_within([job, ana], 10_000)               # ranked best first ...
     assert "Lisbon" in at_pause[0] and "library" in at_pause[1]   # ... written in time order
     final = notes_within([job, ana, dog], 10_000)             # the final words found one more
@@ -71,21 +75,18 @@ def test_notes_are_written_oldest_first_so_a_changed_set_keeps_its_start():
 
 def test_notes_read_at_a_pause_are_written_first_again():
     from assistant.prompt import chosen_notes
-    from memory.store import Hit, Memory
-
-    def hit(text, ts, rel):
-        return Hit(Memory(text=text, role="user", session_id="s", profile="default", ts=ts), rel)
-    ana, dog, job = (hit("My sister Ana lives in Lisbon.", 1_700_000_000, 0.6),
-                     hit("I walk the dog every morning.", 1_700_100_000, 0.5),
-                     hit("I started a new job at the library.", 1_700_200_000, 0.9))
+    ana, dog, job = _three_notes()
     at_pause = [h.memory.id for h, _ in chosen_notes([job, dog], 10_000)]          # oldest first
     assert at_pause == [dog.memory.id, job.memory.id]
     final = [h for h, _ in chosen_notes([job, ana, dog], 10_000, read_first=at_pause)]
     assert final == [dog, job, ana]            # what was read stays in place; the new note follows
 
 
-def test_a_pause_in_the_same_utterance_keeps_the_notes_already_read_in_front(runtime):
-    engine = runtime.engine
+def test_a_pause_in_the_same_utterance_keeps_the_notes_already_read_in_front(runtime, tmp_path):
+    from assistant.engine import Engine
+    from memory.store import MemoryStore, StoreSettings
+    store = MemoryStore(tmp_path / "db", runtime.embedder.dim, settings=StoreSettings(background=False))
+    engine = Engine(runtime.cfg, runtime.llm, runtime.embedder, store, None)     # its own memories
     for fact in ("my sister Ana lives in Lisbon", "my sister Ana has a dog called Pepper",
                  "my sister Ana works at the city library"):
         engine.memory.add_fact(fact, engine.session_id)
