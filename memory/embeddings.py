@@ -44,9 +44,14 @@ class Embedder:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-        import torch
-        from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as hf_logging
+        try:
+            import torch
+            from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
+        except ImportError:
+            raise ModelError(f"the embedding model {model_dir} needs sentence-transformers, an optional "
+                             "extra: install it with  pip install -e '.[sentence-transformers]'  "
+                             "(torch 2.13.0 CPU), or set memory.embedding_model = \"\" for the default") from None
         hf_logging.disable_progress_bar()   # "Loading weights" bars on every start
         torch.set_num_threads(threads)
         try:

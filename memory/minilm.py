@@ -38,12 +38,27 @@ def _layer_norm(x: np.ndarray, w: np.ndarray, b: np.ndarray, eps: float) -> np.n
     return (x - mean) / np.sqrt(var + eps) * w + b
 
 
+def erf(x: np.ndarray) -> np.ndarray:
+    """erf to within 1.2e-7 (Numerical Recipes' erfc Chebyshev fit), in NumPy.
+
+    scipy.special.erf was the only use of SciPy (~100 MB of the venv); this stays below
+    float32 resolution for GELU, so the embeddings agree with sentence-transformers to
+    the same tolerance as before (tests/test_embeddings.py).
+    """
+    z = np.abs(x)
+    t = 1.0 / (1.0 + 0.5 * z)
+    poly = -z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (
+        -0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (
+            -0.82215223 + t * 0.17087277))))))))
+    r = 1.0 - t * np.exp(poly)
+    return np.where(x >= 0, r, -r).astype(x.dtype, copy=False)
+
+
 class NumpyBert:
     """Same arithmetic as transformers' BertModel (exact erf GELU), then mean pooling."""
 
     def __init__(self, model_dir: Path) -> None:
         from safetensors.numpy import load_file
-        from scipy.special import erf
         from tokenizers import Tokenizer
         self._erf = erf
         cfg = json.loads((model_dir / "config.json").read_text())
