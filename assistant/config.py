@@ -66,7 +66,7 @@ class SttConfig(Section):
 
 
 class LlmConfig(Section):
-    model: str = ""                     # GGUF file; "" = bundled Qwen2.5-Coder-0.5B-Instruct
+    model: str = ""                     # a bundled LLM's name, or a GGUF file; "" = Qwen2.5-Coder-1.5B
     context_tokens: int = Field(4096, ge=512, le=131072)
     max_reply_tokens: int = Field(200, ge=8, le=4096)
     temperature: float = Field(0.3, ge=0.0, le=2.0)

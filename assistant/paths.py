@@ -37,10 +37,18 @@ class AppPaths:
 
     @property
     def model_cache(self) -> Path:
-        # Assembled models are large and identical for every home, so tests and
-        # several profiles may share one cache through this variable.
+        """Where bundled models are assembled: once per machine, not once per home.
+
+        An assembled LLM is 0.5-1.1 GB and the same for every home, so every ``--home``
+        shares the user's cache (``~/.cache/assistant/models``). A home that wants its own
+        copy (a portable install on a USB stick) asks by having a ``cache/models`` folder;
+        ``ASSISTANT_MODEL_CACHE`` overrides both.
+        """
         shared = os.environ.get("ASSISTANT_MODEL_CACHE")
-        return Path(shared) if shared else self.cache_dir / "models"
+        if shared:
+            return Path(shared)
+        own = self.cache_dir / "models"
+        return own if own.is_dir() else _xdg("XDG_CACHE_HOME", ".cache") / APP / "models"
 
     @property
     def log_file(self) -> Path:

