@@ -71,6 +71,10 @@ def _parser() -> argparse.ArgumentParser:
     models = sub.add_parser("models", parents=[common], help="which model each stage uses")
     models.add_argument("--no-verify", action="store_true", help="skip the checksum check")
     models.add_argument("--prepare", action="store_true", help="assemble the LLM now (once), with progress")
+    doctor = sub.add_parser("doctor", parents=[common],
+                            help="check every stage (LLM, STT, voice, embeddings, memory) in a child process")
+    doctor.add_argument("--stage", action="append", choices=["build", "llm", "stt", "tts", "embeddings", "memory"],
+                        help="check only this stage (repeatable)")
     cli_reminders.add_parser(sub, common)
     from . import cli_config
     cli_config.add_parser(sub, common)
@@ -119,6 +123,23 @@ def cmd_models(ctx: Ctx) -> int:
                       for r in rows)
     ctx.out([r.as_dict() for r in rows], human)
     return 0 if all(not r.checksum.startswith(("MISMATCH", "MISSING")) for r in rows) else 3
+
+
+def cmd_doctor(ctx: Ctx) -> int:
+    """Each stage in its own process, so a crash in native code is reported, not fatal."""
+    from .doctor import STAGES, run_stage
+    results = []
+    for stage in ctx.args.stage or STAGES:
+        r = run_stage(stage, ctx.args.config, str(ctx.paths.config_file.parent) if ctx.args.home else None)
+        results.append(r)
+        if not ctx.json:
+            print(f"{'ok ' if r.ok else 'FAIL'} {r.stage:<10} {r.detail} ({r.seconds:.1f} s)", flush=True)
+    failed = [r for r in results if not r.ok]
+    if ctx.json:
+        print(json.dumps({"ok": not failed, "stages": [r.as_dict() for r in results]}), flush=True)
+    elif failed:
+        print(f"error: doctor: {failed[0].stage}: {failed[0].detail}", file=sys.stderr)
+    return 6 if failed else 0
 
 
 def cmd_transcribe(ctx: Ctx) -> int:
@@ -320,7 +341,7 @@ def _dispatch(ctx) -> int:
 
 
 COMMANDS = {"run": cmd_run, "chat": cmd_chat, "ask": cmd_ask, "transcribe": cmd_transcribe,
-            "say": cmd_say, "memory": cmd_memory, "models": cmd_models,
+            "say": cmd_say, "memory": cmd_memory, "models": cmd_models, "doctor": cmd_doctor,
             "reminders": cli_reminders.cmd_reminders, "config": _cmd_config}
 
 

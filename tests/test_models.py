@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from models.registry import LLM
+from models.registry import LLM, LLM_0_5B, LLMS
 from models.resolve import assemble_llm
 from models.checksum import sha256_file
 from tests.conftest import TEST_DATA
@@ -18,22 +18,50 @@ def test_models_lists_every_stage_with_good_checksums(cli):
     for row in rows.values():
         assert row["checksum"] == "ok", row
         assert row["size_bytes"] > 1_000_000 and row["source"].startswith("bundled: ")
+    assert "1.5B" in rows["llm"]["name"]                        # the default conversational model
+
+
+def test_the_small_llm_is_a_named_choice(cli, tmp_path):
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('[llm]\nmodel = "qwen2.5-coder-0.5b"\n')
+    rows = {r["stage"]: r for r in json.loads(cli("--config", str(cfg), "--json", "models", "--prepare").stdout)}
+    assert "0.5B" in rows["llm"]["name"] and rows["llm"]["checksum"] == "ok"
+    cfg.write_text('[llm]\nmodel = "qwen2.5-coder-7b"\n')
+    bad = cli("--config", str(cfg), "models", "--prepare")
+    assert bad.returncode != 0 and len(bad.stderr.strip().splitlines()) == 1
+    assert "qwen2.5-coder-0.5b" in bad.stderr            # the message lists the bundled names
+
+
+def test_homes_share_one_assembled_llm(tmp_path, monkeypatch):
+    """A new --home does not assemble its own 1 GB copy: the machine's cache serves all."""
+    from assistant.paths import resolve_paths
+    monkeypatch.delenv("ASSISTANT_MODEL_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    a, b = resolve_paths(tmp_path / "a"), resolve_paths(tmp_path / "b")
+    assert a.model_cache == b.model_cache == tmp_path / "xdg" / "assistant" / "models"
+    (tmp_path / "c" / "cache" / "models").mkdir(parents=True)     # a home that keeps its own
+    assert resolve_paths(tmp_path / "c").model_cache == tmp_path / "c" / "cache" / "models"
 
 
 def test_llm_is_assembled_once_and_verified(tmp_path):
-    first = assemble_llm(tmp_path, quiet=True)
+    first = assemble_llm(tmp_path, quiet=True, spec=LLM_0_5B)
     stamp = first.stat().st_mtime_ns
-    assert sha256_file(first) == LLM.assembled_sha256
-    assert assemble_llm(tmp_path, quiet=True).stat().st_mtime_ns == stamp   # cached, not rebuilt
+    assert sha256_file(first) == LLM_0_5B.assembled_sha256
+    assert assemble_llm(tmp_path, quiet=True, spec=LLM_0_5B).stat().st_mtime_ns == stamp   # cached
+
+
+def test_the_default_llm_assembles_from_its_22_parts(tmp_path):
+    assert LLM is LLMS["qwen2.5-coder-1.5b"] and len(LLM.files) == 22
+    assert sha256_file(assemble_llm(tmp_path, quiet=True)) == LLM.assembled_sha256
 
 
 def test_corrupt_assembled_llm_is_rebuilt(tmp_path):
-    path = assemble_llm(tmp_path, quiet=True)
+    path = assemble_llm(tmp_path, quiet=True, spec=LLM_0_5B)
     with open(path, "r+b") as f:       # flip bytes in place, as a failing disk would
         f.seek(1000)
         f.write(b"\x00" * 16)
-    rebuilt = assemble_llm(tmp_path, quiet=True)
-    assert sha256_file(rebuilt) == LLM.assembled_sha256
+    rebuilt = assemble_llm(tmp_path, quiet=True, spec=LLM_0_5B)
+    assert sha256_file(rebuilt) == LLM_0_5B.assembled_sha256
 
 
 def test_a_user_model_path_replaces_the_default(cli, tmp_path):
