@@ -28,6 +28,7 @@ from . import intents
 from .config import Config
 from .llm import LocalLLM
 from .metrics import TurnTimings
+from .non_answers import is_evidence
 from .prompt import HistoryTurn, build_messages, chosen_notes, history_window, prefix_messages, trim_history
 from .sentences import SentenceSplitter, split_all
 from .speculation import Speculation
@@ -96,8 +97,20 @@ def _is_question(text: str) -> bool:
     return text.rstrip().endswith("?")
 
 
+def _is_note(hit: Hit) -> bool:
+    """A user's question states nothing; a reply that admits not knowing, or only echoes
+    the question before it, is no evidence either (it stays in the history)."""
+    m = hit.memory
+    if m.role == "user":
+        return not _is_question(m.text)
+    if m.role == "assistant":
+        asked = " ".join(c.text for c in hit.context if c.role == "user")
+        return is_evidence(m.text, asked)
+    return True
+
+
 def rank_memories(hits: list[Hit], k: int) -> list[Hit]:
-    useful = [h for h in hits if not (h.memory.role == "user" and _is_question(h.memory.text))]
+    useful = [h for h in hits if _is_note(h)]
     score = lambda h: h.relevance - (ASSISTANT_REPLY_PENALTY if h.memory.role == "assistant" else 0.0)  # noqa: E731
     return sorted(useful, key=score, reverse=True)[:k]
 
