@@ -145,7 +145,10 @@ def build_messages(cfg: LlmConfig, user_text: str, history: list[HistoryTurn],
     if notes:
         context.append("[Notes from earlier conversations]\n" + "\n".join(notes))
     if docs:
-        context.append("\n\n".join(f"[About you: {d.doc.title}]\n{d.doc.text}" for d in docs))
+        # Framed as background: a doc that says 'Say "remember that ..."' was read out
+        # as an instruction ("Remember that Ann's birthday is ...") by the 0.5B model.
+        context.append("\n\n".join(f"[Background on one of your skills, not to read out: {d.doc.title}]\n"
+                                     f"{d.doc.text}" for d in docs))
     content = user_text
     if context:
         content = "\n\n".join(context) + f"\n\n[User]\n{user_text}"
