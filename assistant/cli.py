@@ -237,17 +237,18 @@ def cmd_run(ctx: Ctx) -> int:
     from .metrics import MetricsWriter
     from .voice_loop import VoiceLoop
     args, cfg = ctx.args, ctx.cfg
-    input_path, output_path = args.input, args.output
+    input_path, output_path, realtime = args.input, args.output, args.realtime
     if args.demo or (not input_path and not has_input_device(cfg.audio.input_device)):
         if not args.demo:
             print("no microphone found: running on the bundled demo recording instead "
-                  f"({DEMO_WAV.name}); use --input FILE.wav for your own", file=sys.stderr)
+                  f"({DEMO_WAV.name}), paced in real time; use --input FILE.wav for your own", file=sys.stderr)
         input_path = str(DEMO_WAV)
         output_path = output_path or str(ctx.paths.state_dir / "demo-replies.wav")
+        realtime = True      # read as fast as possible, turns queue and the latency shown is not what a user feels
     if not input_path and cfg.audio.echo_handling == "aec":
         from audio.echo import ensure_echo_cancel
         ensure_echo_cancel()
-    source = FileSource(input_path, cfg.vad.frame_ms, realtime=args.realtime) if input_path \
+    source = FileSource(input_path, cfg.vad.frame_ms, realtime=realtime) if input_path \
         else MicSource(cfg.audio.input_device, cfg.vad.frame_ms)
     rt = ctx.runtime()
     rt.load(stt=True, tts=True, engine=True)
