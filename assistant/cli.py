@@ -81,7 +81,15 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-class Ctx:
+def _report_native_crashes(log_file: Path) -> None:
+    """A crash in native code (llama.cpp, ONNX Runtime) kills the process before Python can
+    say anything: faulthandler writes the Python stack of that moment to the log, so the
+    log shows which stage died; `assistant doctor` then names the fix."""
+    import faulthandler
+    try:
+        faulthandler.enable(file=open(log_file, "a"), all_threads=True)   # kept open for the process's life
+    except OSError:
+        faulthandler.enable()
     """What every command needs: parsed args, paths and the validated config."""
 
     def __init__(self, args: argparse.Namespace) -> None:
@@ -90,6 +98,11 @@ class Ctx:
         self.args = args
         self.paths = resolve_paths(args.home)
         setup_logging(self.paths.log_file, args.verbose)
+        if args.command != "daemon":      # the daemon's stderr is daemon.out or the journal
+            _report_native_crashes(self.paths.log_file)
+        else:
+            import faulthandler
+            faulthandler.enable(all_threads=True)
         self.user_config = Path(args.config).expanduser() if args.config else self.paths.config_file
         self.json = args.json
         self._cfg = None

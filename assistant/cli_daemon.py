@@ -46,12 +46,17 @@ def cmd_start(ctx) -> int:
                           "'assistant status' shows what it is doing")
     out = paths.state_dir / "daemon.out"
     with open(out, "ab") as log:
+        log.write(f"--- start {time.strftime('%Y-%m-%d %H:%M:%S')}\n".encode())
+        log.flush()
         proc = subprocess.Popen([sys.executable, "-m", "assistant", *_global_args(ctx), "daemon"],
                                 stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
                                 cwd="/")
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if proc.poll() is not None:
+            if proc.returncode < 0:
+                raise DaemonError(f"the daemon died with {_signal_name(proc.returncode)} while starting (a crash in "
+                                  "native code); 'assistant doctor' finds the stage and the fix")
             lines = [line for line in out.read_text(errors="replace").splitlines() if line.strip()]
             raise DaemonError(f"the daemon exited at start: {lines[-1] if lines else 'no output'}")
         if daemon_running(paths.socket):
@@ -59,6 +64,22 @@ def cmd_start(ctx) -> int:
             return 0
         time.sleep(0.3)
     raise DaemonError(f"the daemon did not become ready in {START_TIMEOUT_S} s; see {paths.log_file}")
+
+
+def _signal_name(code: int) -> str:
+    try:
+        return signal.Signals(-code).name
+    except ValueError:
+        return f"signal {-code}"
+
+
+def crashed_before(paths) -> bool:
+    """The daemon's output ends with a native crash (faulthandler's report), not a clean exit."""
+    try:
+        tail = (paths.state_dir / "daemon.out").read_text(errors="replace")[-4000:]
+    except OSError:
+        return False
+    return "Fatal Python error" in tail[tail.rfind("--- start"):]
 
 
 def cmd_stop(ctx) -> int:
@@ -80,6 +101,11 @@ def cmd_stop(ctx) -> int:
 
 def cmd_status(ctx) -> int:
     if not daemon_running(ctx.paths.socket):
+        if crashed_before(ctx.paths):
+            ctx.out({"running": False, "crashed": True},
+                    f"the daemon is not running: it died in native code (see {ctx.paths.state_dir / 'daemon.out'}); "
+                    "'assistant doctor' finds the stage and the fix")
+            return 3
         ctx.out({"running": False}, "the daemon is not running; start it with 'assistant start'")
         return 3
     with Client(ctx.paths.socket) as client:

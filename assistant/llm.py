@@ -36,6 +36,10 @@ def _quiet_stderr():
 
 class LocalLLM:
     def __init__(self, cfg: LlmConfig, model_path: Path) -> None:
+        from .doctor import check_llama_build
+        problem = check_llama_build()      # refuse in one line rather than die by SIGILL
+        if problem:
+            raise ModelError(problem)
         from llama_cpp import Llama
         self.cfg, self.path = cfg, model_path
         self._lock = threading.Lock()   # one generation at a time: llama.cpp state is shared
