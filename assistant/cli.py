@@ -90,6 +90,9 @@ def _report_native_crashes(log_file: Path) -> None:
         faulthandler.enable(file=open(log_file, "a"), all_threads=True)   # kept open for the process's life
     except OSError:
         faulthandler.enable()
+
+
+class Ctx:
     """What every command needs: parsed args, paths and the validated config."""
 
     def __init__(self, args: argparse.Namespace) -> None:

@@ -87,7 +87,7 @@ def test_the_wheel_installs_only_the_documented_top_level_names(tmp_path):
     """The installed distribution's top-level names, read from the built wheel's RECORD
     (docs/architecture.md, "Packaging", says why these five and not one namespace)."""
     import zipfile
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",
                     "-w", str(tmp_path), str(REPO)], check=True, capture_output=True)
     wheel = next(tmp_path.glob("*.whl"))
     with zipfile.ZipFile(wheel) as z:
