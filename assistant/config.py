@@ -47,6 +47,7 @@ class VadConfig(Section):
     trailing_silence_ms: int = Field(700, ge=90, le=5000)
     energy_margin_db: float = Field(6.0, ge=0.0, le=40.0)
     speculative_ms: int = Field(90, ge=0, le=5000)
+    checkpoint_ms: int = Field(1500, ge=0, le=30000)    # transcribe and read notes every this much speech; 0 = off
     adaptive_endpoint: bool = True
     early_end_ms: int = Field(560, ge=0, le=5000)   # an adaptive end waits at least this much silence
     max_utterance_s: float = Field(30.0, gt=0.0, le=300.0)

@@ -170,7 +170,8 @@ class VoiceLoop:
 
     def _new_endpointer(self) -> Endpointer:
         vad = self.runtime.cfg.vad
-        return Endpointer(vad, speculative_ms=vad.speculative_ms)
+        return Endpointer(vad, speculative_ms=vad.speculative_ms,
+                          checkpoint_ms=vad.checkpoint_ms if vad.speculative_ms else 0)
 
     def reset_endpointer(self) -> None:
         self.endpointer = self._new_endpointer()
@@ -379,7 +380,8 @@ class VoiceLoop:
         speculative[pause.utterance_id] = (pause.voiced_ms, transcript)
         if not transcript.accepted:
             return
-        if self.runtime.cfg.vad.adaptive_endpoint and looks_complete(transcript.text):
+        if (not pause.checkpoint and self.runtime.cfg.vad.adaptive_endpoint
+                and looks_complete(transcript.text)):
             self.endpointer.end_now(pause.utterance_id, pause.voiced_ms)
         if request := self._addressed(self._listen_once, transcript.text):
             self._prepare(request, pause)       # the rest of the silence reads the turn's prompt

@@ -71,6 +71,29 @@ def test_end_now_is_ignored_when_speech_resumes(runtime):
     assert utterances[0].duration_s > 2 * len(clip) / SAMPLE_RATE * 0.9
 
 
+def test_checkpoints_report_the_words_so_far_while_speech_goes_on(runtime):
+    """Every checkpoint_ms of speech a Pause marked checkpoint carries the audio so far
+    (transcribed and read into the LLM before the user stops); the utterance is unchanged."""
+    clip = read_audio(TEST_DATA / "speech" / "coqui_lj_LJ001-0008.wav")
+    audio = to_int16(np.concatenate([silence(0.5), clip, silence(1.0)]))
+    plain, checked = Endpointer(runtime.cfg.vad), Endpointer(runtime.cfg.vad, checkpoint_ms=300)
+    ends, checkpoints = [], []
+    for frame in frames_of(audio, plain.frame_samples):
+        for ep, events in ((plain, ends), (checked, checkpoints)):
+            event = ep.feed(frame)
+            if event is not None:
+                events.append(event)
+    marks = [e for e in checkpoints if isinstance(e, Pause)]
+    assert marks and all(m.checkpoint for m in marks)
+    assert [m.voiced_ms for m in marks] == sorted({m.voiced_ms for m in marks})   # growing, one per step
+    assert len(marks) >= 2 and all(b.voiced_ms - a.voiced_ms >= 300 for a, b in zip(marks, marks[1:]))
+    assert len(marks[-1].audio) > len(marks[0].audio)
+    utterance = next(e for e in checkpoints if isinstance(e, Utterance))
+    assert np.array_equal(utterance.audio, next(e for e in ends if isinstance(e, Utterance)).audio)
+    words = runtime.stt.transcribe(marks[-1].audio).text.lower()
+    assert words.startswith("has never been")                  # the words so far, recognisable
+
+
 def _segment(runtime, audio: np.ndarray) -> list[str]:
     ep = Endpointer(runtime.cfg.vad)
     texts = []
