@@ -3,8 +3,10 @@
 Each conversation's turns are stored as memories (one profile per conversation, the
 turn's ``dia_id`` kept in ``ref``), then each question is asked; a question's evidence
 turns found in the top k give recall@k, all of them in the top 10 gives all@10.
-Category 5 (adversarial, no answer) is left out. Hybrid retrieval, dense-only and
-BM25-only run on the same store in the same run. Latency is end to end: embedding the
+Category 5 (adversarial, no answer) is left out. Hybrid retrieval, dense-only,
+BM25-only and the hybrid without the query-time levers (``no-levers``: time, when,
+speaker, session, second hop; the store's date keys stay) run on the same store in the
+same run, interleaved per question. Latency is end to end: embedding the
 question plus the search.
 
 Leave-one-conversation-out (``loo`` in the JSON): the settings named by ``--grid`` are
@@ -39,7 +41,7 @@ sys.path.insert(0, str(REPO))
 
 from assistant.config import load_config  # noqa: E402
 from memory.embeddings import Embedder  # noqa: E402
-from memory.retrieval import RetrievalSettings  # noqa: E402
+from memory.retrieval import LEVERS, RetrievalSettings  # noqa: E402
 from memory.service import MemoryService  # noqa: E402
 from memory.store import Memory, MemoryStore, StoreSettings, describe  # noqa: E402
 from models.registry import EMBEDDINGS  # noqa: E402
@@ -151,17 +153,20 @@ def load(data: list[dict], embedder: Embedder, db: Path, captions: bool, cache: 
     return out, embed_s, embed_rows
 
 
-def ask_all(convs: list[Conversation], embedder: Embedder, settings: RetrievalSettings) -> list[Asked]:
-    out = []
+def ask_all(convs: list[Conversation], embedder: Embedder, modes: dict[str, RetrievalSettings]) -> dict[str, list[Asked]]:
+    """Every question under every setting, the settings interleaved per question so that
+    a change in the machine's load falls on all of them alike."""
+    out: dict[str, list[Asked]] = {mode: [] for mode in modes}
     for conv in convs:
-        service = MemoryService(conv.store, embedder, replace(settings, now=conv.now))
+        services = {mode: MemoryService(conv.store, embedder, replace(s, now=conv.now)) for mode, s in modes.items()}
         for q, wanted in conv.questions:
-            t = time.perf_counter()
-            hits = service.search(q["question"])        # embeds the question, then searches
-            lat = (time.perf_counter() - t) * 1000
-            got = [h.memory.ref for h in hits]
-            out.append(Asked(conv.index, q["category"], len(wanted & set(got[:5])) / len(wanted),
-                             len(wanted & set(got[:10])) / len(wanted), lat))
+            for mode, service in services.items():
+                t = time.perf_counter()
+                hits = service.search(q["question"])        # embeds the question, then searches
+                lat = (time.perf_counter() - t) * 1000
+                got = [h.memory.ref for h in hits]
+                out[mode].append(Asked(conv.index, q["category"], len(wanted & set(got[:5])) / len(wanted),
+                                       len(wanted & set(got[:10])) / len(wanted), lat))
     return out
 
 
@@ -239,11 +244,12 @@ def main() -> int:
     product = replace(RetrievalSettings.from_config(cfg.memory), k=10, min_relevance=-10.0, **overrides)
     modes = {"hybrid": product}
     if args.baselines == "yes":
-        modes |= {"dense": replace(product, mode="dense"), "bm25": replace(product, mode="bm25")}
+        modes |= {"dense": replace(product, mode="dense"), "bm25": replace(product, mode="bm25"),
+                  "no-levers": replace(product, **{k: 0 for k in LEVERS})}
     with tempfile.TemporaryDirectory() as tmp:
         convs, embed_s, embed_rows = load(data, embedder, Path(tmp) / "db", not args.no_captions,
                                           Path(args.cache) if args.cache else None, args.date_keys == "yes")
-        results = {mode: ask_all(convs, embedder, settings) for mode, settings in modes.items()}
+        results = ask_all(convs, embedder, modes)
         grid_runs = [({}, results["hybrid"])]
         for values in itertools.product(*grid.values()):
             point = dict(zip(grid, values))
@@ -251,20 +257,20 @@ def main() -> int:
                 grid_runs[0] = (point, results["hybrid"])
                 continue
             print(f"grid point {point}", file=sys.stderr, flush=True)
-            grid_runs.append((point, ask_all(convs, embedder, replace(product, **point))))
+            grid_runs.append((point, ask_all(convs, embedder, {"point": replace(product, **point)})["point"]))
         for conv in convs:
             conv.store.close()
 
     figures = {"embedding_rows_per_s": round(embed_rows / max(embed_s, 1e-9), 1),
                "questions": len(results["hybrid"]), "settings": {k: v for k, v in asdict(product).items() if k != "now"},
                "date_keys": args.date_keys == "yes", "load_average": [round(x, 2) for x in os.getloadavg()]}
-    header = f"{'method':<8} {'R@5':>6} {'R@10':>6} {'all@10':>7} " + " ".join(f"{v:>11}" for v in CATEGORIES.values()) \
+    header = f"{'method':<9} {'R@5':>6} {'R@10':>6} {'all@10':>7} " + " ".join(f"{v:>11}" for v in CATEGORIES.values()) \
         + f" {'p50 ms':>7} {'p95 ms':>7}"
     print(header)
 
-    def line(name: str, row: dict) -> str:
+    def line(name: str, row: dict) -> str:  # noqa: E306
         cats = row["recall@10_by_category"]
-        return (f"{name:<8} {row['recall@5']:>6} {row['recall@10']:>6} {row['all@10']:>7} "
+        return (f"{name:<9} {row['recall@5']:>6} {row['recall@10']:>6} {row['all@10']:>7} "
                 + " ".join(f"{cats.get(v, 0):>11}" for v in CATEGORIES.values()) + f" {row['p50_ms']:>7} {row['p95_ms']:>7}")
 
     for mode, asked in results.items():
@@ -273,6 +279,7 @@ def main() -> int:
     if not args.no_loo and len(convs) > 1:
         loo = leave_one_out(grid_runs, [c.index for c in convs])
         loo["grid"] = grid
+        loo["grid_points"] = [{"settings": point, **summary(asked)} for point, asked in grid_runs]
         figures["loo"] = loo
         print(line("LOO", loo["pooled"]) + "   (held-out questions of all folds, pooled)")
         print(f"leave-one-conversation-out recall@10: {loo['recall@10_mean']} ± {loo['recall@10_sd']} (sd over "

@@ -50,10 +50,10 @@ class RetrievalSettings:
     now: float | None = None            # for recency and "last week"; None = the clock
     # Levers measured by leave-one-conversation-out on LoCoMo (benchmarks/memory_locomo.py);
     # 0 turns each off.
-    time_weight: float = 0.0            # a turn said (or telling of) the time the question names
+    time_weight: float = 0.2            # a turn said (or telling of) the time the question names
     when_weight: float = 0.0            # "when ...?": a turn that says when something happened
-    speaker_weight: float = 0.0         # a turn spoken by the person the question names
-    session_weight: float = 0.0         # times the best score in the turn's session
+    speaker_weight: float = 0.3         # a turn spoken by the person the question names
+    session_weight: float = 0.2         # times the best score in the turn's session
     second_hop: int = 0                 # expand by the names in this many top hits (one more BM25 search)
     second_hop_weight: float = 0.5      # a second-hop find's BM25 counts this much of a first-hop one
 
@@ -65,10 +65,10 @@ class RetrievalSettings:
                    fact_boost=m.fact_boost, recency_weight=m.recency_weight,
                    recency_half_life_days=m.recency_half_life_days,
                    dedup_similarity=m.dedup_similarity, context=m.neighbour_context,
-                   **{k: getattr(m, k) for k in _LEVERS if hasattr(m, k)})
+                   **{k: getattr(m, k) for k in (*LEVERS, "second_hop_weight") if hasattr(m, k)})
 
 
-_LEVERS = ("time_weight", "when_weight", "speaker_weight", "session_weight", "second_hop", "second_hop_weight")
+LEVERS = ("time_weight", "when_weight", "speaker_weight", "session_weight", "second_hop")
 _NAME = re.compile(r"\b([A-Z][a-z]+(?:'s)?)\b")
 _NOT_NAMES = set("""I The A An And But So Then It Its This That These Those What When Where Who Why How Which Did
 Do Does Is Are Was Were Will Would Could Should Can Has Have Had My Your Our Their His Her He She They We You Me
