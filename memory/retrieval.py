@@ -12,6 +12,15 @@ better the best match is. What works (~75%):
 5. drop near-duplicates and anything whose own score (without the neighbour's share) is
    under ``min_relevance``; attach the neighbouring turn as context where a hit alone is
    too short, answers a question or asks one.
+
+Then three levers, each fitted by leave-one-conversation-out (fit on four LoCoMo
+conversations, score the fifth; every one of the five improved), which rank but never make
+a row relevant: ``time_weight`` for turns said in (or telling of, see memory.timeparse)
+the time a question names, ``speaker_weight`` for turns of the person it names, and
+``session_weight`` × the best score in the turn's session (the session first, then its
+turns). Together with the store's date keys: recall@10 75.2 → 78.5 (leave-one-out
+78.5 ± 4.3 over the folds), multi-hop 41 → 47, open-domain 40 → 49, for ~0.3 ms a query.
+Measured and left off: ``when_weight`` (+0.1), ``second_hop`` (−0.6, +26 ms).
 """
 from __future__ import annotations
 
@@ -127,13 +136,14 @@ def search(store: MemoryStore, text: str, vector: np.ndarray | Callable[[str], n
         extra = _lever_bonus(text, pool, base, now, s)
         score, own = {}, {}
         for i, row in pool.items():
-            value = base[i] + extra.get(i, 0.0)
+            value = base[i]
             if row["kind"] == "fact":
                 value += s.fact_boost
             if s.recency_weight:
                 age_days = max(0.0, now - row["ts"]) / 86400
                 value += s.recency_weight * math.pow(0.5, age_days / s.recency_half_life_days)
             own[i] = value
+            value += extra.get(i, 0.0)      # the levers rank; they do not make a row relevant
             if row["kind"] == "turn":
                 near = [base[at[k]] for k in ((row["session_id"], row["seq"] - 1), (row["session_id"], row["seq"] + 1))
                         if k in at]
@@ -193,9 +203,11 @@ def _lever_bonus(text: str, pool: dict[str, dict], base: dict[str, float], now: 
     if s.session_weight:
         best: dict[str, float] = {}
         for i, row in pool.items():
-            best[row["session_id"]] = max(best.get(row["session_id"], 0.0), base[i])
+            sid = row["session_id"]
+            if base[i] > best.get(sid, 0.0):
+                best[sid] = base[i]
         for i, row in pool.items():
-            add(i, s.session_weight * best[row["session_id"]])
+            bonus[i] = bonus.get(i, 0.0) + s.session_weight * best.get(row["session_id"], 0.0)
     return bonus
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import functools
 import re
 
 DAY = 86400.0
@@ -114,6 +115,7 @@ def query_range(text: str, now: float) -> tuple[float, float] | None:
     return None
 
 
+@functools.lru_cache(maxsize=8192)        # the same candidate rows come back query after query
 def event_range(text: str, ts: float) -> tuple[float, float]:
     """When the thing a turn tells of happened, from its time words and when it was said.
 
