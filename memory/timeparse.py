@@ -35,6 +35,9 @@ _TIME_WORDS = re.compile(
     rf"\b(yesterday|today|tonight|tomorrow|(last|this|next|past) (week|weekend|month|year|night|summer|winter|"
     rf"spring|fall|autumn|{_WEEKDAY})|ago|recently|since|(monday|tuesday|wednesday|thursday|friday|saturday|sunday)s?|{_MONTH}|(19|20)\d\d)\b", re.I)
 
+# Any word event_range resolves: a turn without one is indexed as it is, at one regex's cost.
+_RELATIVE = re.compile(rf"\b(yesterday|ago|last|the other day|this past|on {_WEEKDAY})\b", re.I)
+
 
 def is_when_question(text: str) -> bool:
     """"When did ...", "How long ...", "What year ...": the answer is a date or a span."""
@@ -150,6 +153,8 @@ def date_key(text: str, ts: float) -> str:
     "I went yesterday", said on 8 May 2023, is also found by "7 May 2023"; "last week"
     by the week's month. "" when the turn has no relative time words (its own date is
     already in its ``doc``). Costs ~20 µs a turn (regexes), so it runs on every write."""
+    if not _RELATIVE.search(text):
+        return ""
     lo, hi = event_range(text, ts)
     said = dt.datetime.fromtimestamp(ts).date()
     if hi - lo <= DAY and dt.datetime.fromtimestamp(lo).date() == said:
