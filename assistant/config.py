@@ -114,6 +114,13 @@ class MemoryConfig(Section):
     recency_weight: float = Field(0.05, ge=0.0, le=1.0)
     recency_half_life_days: float = Field(30.0, gt=0.0)
     dedup_similarity: float = Field(0.95, ge=0.0, le=1.0)
+    time_weight: float = Field(0.2, ge=0.0, le=1.0)
+    when_weight: float = Field(0.0, ge=0.0, le=1.0)
+    speaker_weight: float = Field(0.3, ge=0.0, le=1.0)
+    session_weight: float = Field(0.2, ge=0.0, le=1.0)
+    second_hop: int = Field(0, ge=0, le=10)
+    second_hop_weight: float = Field(0.5, ge=0.0, le=1.0)
+    date_keys: bool = True
     flush_rows: int = Field(16, ge=1, le=100000)
     flush_seconds: float = Field(5.0, ge=0.0, le=3600.0)
     compact_fragments: int = Field(16, ge=2, le=10000)

@@ -80,7 +80,8 @@ class Runtime:
         m = self.cfg.memory
         settings = StoreSettings(flush_rows=m.flush_rows, flush_seconds=m.flush_seconds,
                                  compact_fragments=m.compact_fragments, retention_minutes=m.retention_minutes,
-                                 ann_min_rows=m.ann_min_rows, ann_target_recall=m.ann_target_recall)
+                                 ann_min_rows=m.ann_min_rows, ann_target_recall=m.ann_target_recall,
+                                 date_keys=m.date_keys)
         store = MemoryStore(self.paths.memory_db, self.embedder.dim, m.profile, settings)
         atexit.register(store.close)        # unflushed turns are written before the process ends
         return store

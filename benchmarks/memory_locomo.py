@@ -3,23 +3,35 @@
 Each conversation's turns are stored as memories (one profile per conversation, the
 turn's ``dia_id`` kept in ``ref``), then each question is asked; a question's evidence
 turns found in the top k give recall@k, all of them in the top 10 gives all@10.
-Category 5 (adversarial, no answer) is left out. Hybrid retrieval, dense-only and
-BM25-only run on the same store in the same run. Latency is end to end: embedding the
+Category 5 (adversarial, no answer) is left out. Hybrid retrieval, dense-only,
+BM25-only and the hybrid without the query-time levers (``no-levers``: time, when,
+speaker, session, second hop; the store's date keys stay) run on the same store in the
+same run, interleaved per question. Latency is end to end: embedding the
 question plus the search.
 
+Leave-one-conversation-out (``loo`` in the JSON): the settings named by ``--grid`` are
+fitted on all conversations but one (the grid point with the best recall@10 over their
+questions) and scored on the one left out; the mean and spread over the folds is the
+figure that predicts unseen conversations. Without ``--grid`` nothing is fitted and the
+folds are simply the per-conversation figures of the defaults.
+
     .venv/bin/python benchmarks/memory_locomo.py [--data PATH] [--json OUT.json] [--config TOML]
+        [--set NAME=VALUE ...] [--grid NAME=V1,V2 ...] [--cache DIR] [--baselines no] [--date-keys no]
 """
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
+import itertools
 import json
+import os
 import re
 import sys
 import tempfile
 import time
 from collections import defaultdict
-from dataclasses import replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +41,7 @@ sys.path.insert(0, str(REPO))
 
 from assistant.config import load_config  # noqa: E402
 from memory.embeddings import Embedder  # noqa: E402
-from memory.retrieval import RetrievalSettings  # noqa: E402
+from memory.retrieval import LEVERS, RetrievalSettings  # noqa: E402
 from memory.service import MemoryService  # noqa: E402
 from memory.store import Memory, MemoryStore, StoreSettings, describe  # noqa: E402
 from models.registry import EMBEDDINGS  # noqa: E402
@@ -67,74 +79,216 @@ def evidence(q: dict, refs: set[str]) -> set[str]:
     return found
 
 
+@dataclass
+class Asked:
+    """One question's outcome under one setting."""
+    conversation: int
+    category: int
+    r5: float
+    r10: float
+    lat_ms: float
+
+
+@dataclass
+class Conversation:
+    index: int
+    store: MemoryStore
+    memories: list[Memory]
+    questions: list[tuple[dict, set[str]]]      # (question, its evidence ids found in the dialog)
+    now: float
+
+
+def parse_value(text: str):
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return {"true": True, "false": False}.get(text.lower(), text)
+
+
+def parse_setting(item: str, many: bool) -> tuple[str, object]:
+    """``name=value`` (``--set``) or ``name=v1,v2,...`` (``--grid``), checked against RetrievalSettings."""
+    name, sep, value = item.partition("=")
+    known = {f.name for f in fields(RetrievalSettings)} - {"k", "min_relevance", "mode", "now"}
+    if not sep or name not in known:
+        raise SystemExit(f"memory_locomo: bad setting {item!r}; give name=value with name one of {', '.join(sorted(known))}")
+    values = [parse_value(v) for v in value.split(",")]
+    return name, values if many else values[0]
+
+
+def cached_vectors(embedder: Embedder, texts: list[str], cache: Path | None, desc: str) -> np.ndarray:
+    """The rows' embeddings, reused from ``cache`` when the same model embedded the same texts."""
+    key = hashlib.sha256("\n".join([str(embedder.model_dir), embedder.backend, *texts]).encode()).hexdigest()[:24]
+    path = cache / f"{key}.npy" if cache else None
+    if path and path.exists():
+        return np.load(path)
+    vectors = embedder.embed_many(texts, progress=True, desc=desc)
+    if path:
+        cache.mkdir(parents=True, exist_ok=True)
+        np.save(path, vectors)
+    return vectors
+
+
+def load(data: list[dict], embedder: Embedder, db: Path, captions: bool, cache: Path | None,
+         date_keys: bool = True) -> tuple[list[Conversation], float, int]:
+    """Store every conversation's turns through the product's store, each in its own
+    database (one profile each), so BM25's term statistics are the conversation's own."""
+    out, embed_s, embed_rows = [], 0.0, 0
+    for ci, conv in enumerate(data):
+        memories = conversation_memories(conv, ci, captions)
+        store = MemoryStore(db / f"c{ci}", embedder.dim, profile=f"locomo-{ci}",
+                            settings=StoreSettings(background=False, flush_rows=10_000, date_keys=date_keys))
+        t0 = time.perf_counter()
+        vectors = cached_vectors(embedder, [describe(m) for m in memories], cache, f"conversation {ci}")
+        embed_s += time.perf_counter() - t0
+        embed_rows += len(memories)
+        store.add_now(memories, vectors)
+        store.maintainer.optimize()
+        refs = {m.ref for m in memories}
+        questions = [(q, evidence(q, refs)) for q in conv["qa"] if q.get("category") in CATEGORIES]
+        questions = [(q, w) for q, w in questions if w]
+        out.append(Conversation(ci, store, memories, questions, max(m.ts for m in memories)))
+        print(f"conversation {ci}: {len(memories)} turns, {len(questions)} questions", file=sys.stderr, flush=True)
+    return out, embed_s, embed_rows
+
+
+def ask_all(convs: list[Conversation], embedder: Embedder, modes: dict[str, RetrievalSettings]) -> dict[str, list[Asked]]:
+    """Every question under every setting, the settings interleaved per question so that
+    a change in the machine's load falls on all of them alike."""
+    out: dict[str, list[Asked]] = {mode: [] for mode in modes}
+    for conv in convs:
+        services = {mode: MemoryService(conv.store, embedder, replace(s, now=conv.now)) for mode, s in modes.items()}
+        for q, wanted in conv.questions:
+            for mode, service in services.items():
+                t = time.perf_counter()
+                hits = service.search(q["question"])        # embeds the question, then searches
+                lat = (time.perf_counter() - t) * 1000
+                got = [h.memory.ref for h in hits]
+                out[mode].append(Asked(conv.index, q["category"], len(wanted & set(got[:5])) / len(wanted),
+                                       len(wanted & set(got[:10])) / len(wanted), lat))
+    return out
+
+
+def pct(values) -> float:
+    return round(100 * float(np.mean(values)), 1) if len(values) else 0.0
+
+
+def summary(asked: list[Asked]) -> dict:
+    by_cat, by_conv = defaultdict(list), defaultdict(list)
+    for a in asked:
+        by_cat[a.category].append(a.r10)
+        by_conv[a.conversation].append(a.r10)
+    lat = [a.lat_ms for a in asked]
+    return {"recall@5": pct([a.r5 for a in asked]), "recall@10": pct([a.r10 for a in asked]),
+            "all@10": pct([a.r10 == 1.0 for a in asked]),
+            "recall@10_by_category": {CATEGORIES[c]: pct(v) for c, v in sorted(by_cat.items())},
+            "recall@10_by_conversation": {str(c): pct(v) for c, v in sorted(by_conv.items())},
+            "p50_ms": round(float(np.percentile(lat, 50)), 1), "p95_ms": round(float(np.percentile(lat, 95)), 1)}
+
+
+def leave_one_out(grid_runs: list[tuple[dict, list[Asked]]], conversations: list[int]) -> dict:
+    """Fit on four conversations (the grid point with the best recall@10 over their
+    questions), score the fifth; the mean and spread over folds is what generalises."""
+    folds, held = [], []
+    for out in conversations:
+        def fit_score(run):
+            train = [a.r10 for a in run[1] if a.conversation != out]
+            return float(np.mean(train)) if train else 0.0
+        point, asked = max(grid_runs, key=fit_score)        # first (default-most) point wins ties
+        scored = [a for a in asked if a.conversation == out]
+        held += scored
+        folds.append({"held_out": out, "fitted": point, "fit_recall@10": pct([a.r10 for a in asked if a.conversation != out]),
+                      "recall@10": pct([a.r10 for a in scored]), "questions": len(scored)})
+    per_fold = [f["recall@10"] for f in folds]
+    best_all = max(grid_runs, key=lambda run: float(np.mean([a.r10 for a in run[1]])))
+    return {"folds": folds, "recall@10_mean": round(float(np.mean(per_fold)), 1),
+            "recall@10_sd": round(float(np.std(per_fold)), 1),
+            "recall@10_min": min(per_fold), "recall@10_max": max(per_fold),
+            "pooled": summary(held),
+            "fitted_on_all": {"settings": best_all[0], "recall@10": pct([a.r10 for a in best_all[1]])}}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=str(DATA))
     ap.add_argument("--json", metavar="OUT", help="also write the figures as JSON")
     ap.add_argument("--no-captions", action="store_true", help="leave out the photo captions of image turns")
     ap.add_argument("--config", metavar="TOML", help="a config file whose [memory] settings to try")
+    ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                    help="override one retrieval setting (e.g. time_weight=0.2); repeatable")
+    ap.add_argument("--grid", action="append", default=[], metavar="NAME=V1,V2",
+                    help="values to fit by leave-one-conversation-out (hybrid); repeatable, all combinations")
+    ap.add_argument("--no-loo", action="store_true", help="skip the leave-one-conversation-out figures")
+    ap.add_argument("--baselines", choices=("yes", "no"), default="yes", help="also run dense-only and BM25-only")
+    ap.add_argument("--date-keys", choices=("yes", "no"), default="yes",
+                    help="index turns also under the dates their time words mean (memory.store.document)")
+    ap.add_argument("--cache", metavar="DIR", help="keep the turns' embeddings here and reuse them next run")
     args = ap.parse_args()
 
-    data = json.loads(Path(args.data).read_text())
+    path = Path(args.data)
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        print(f"memory_locomo: cannot read {path} ({e.__class__.__name__}); give a LoCoMo JSON file with --data",
+              file=sys.stderr)
+        return 2
+    overrides = dict(parse_setting(x, False) for x in args.set)
+    grid = dict(parse_setting(x, True) for x in args.grid)
     started = time.perf_counter()
     embedder = Embedder(packaged_model_dir())
     embedder.warm()
     print(f"embedder: {embedder.backend}, loaded in {time.perf_counter() - started:.2f} s", flush=True)
     # The product's defaults (config.toml [memory]), but k=10 and no relevance cut-off.
     cfg = load_config(Path(args.config), required=True) if args.config else load_config(None)
-    product = replace(RetrievalSettings.from_config(cfg.memory), k=10, min_relevance=-10.0)
-    modes = {"hybrid": product, "dense": replace(product, mode="dense"), "bm25": replace(product, mode="bm25")}
-    results = {m: {"r5": [], "r10": [], "all10": [], "cat": defaultdict(list), "lat": []} for m in modes}
-    embed_rows, embed_s = 0, 0.0
+    product = replace(RetrievalSettings.from_config(cfg.memory), k=10, min_relevance=-10.0, **overrides)
+    modes = {"hybrid": product}
+    if args.baselines == "yes":
+        modes |= {"dense": replace(product, mode="dense"), "bm25": replace(product, mode="bm25"),
+                  "no-levers": replace(product, **{k: 0 for k in LEVERS})}
     with tempfile.TemporaryDirectory() as tmp:
-        for ci, conv in enumerate(data):
-            memories = conversation_memories(conv, ci, not args.no_captions)
-            store = MemoryStore(Path(tmp) / "db", embedder.dim, profile=f"locomo-{ci}",
-                                settings=StoreSettings(background=False, flush_rows=10_000))
-            t0 = time.perf_counter()
-            vectors = embedder.embed_many([describe(m) for m in memories], progress=True, desc=f"conversation {ci}")
-            embed_s += time.perf_counter() - t0
-            embed_rows += len(memories)
-            store.add_now(memories, vectors)
-            store.maintainer.optimize()
-            refs = {m.ref for m in memories}
-            now = max(m.ts for m in memories)
-            questions = [q for q in conv["qa"] if q.get("category") in CATEGORIES]
-            for q in questions:
-                wanted = evidence(q, refs)
-                if not wanted:
-                    continue
-                for mode, settings in modes.items():
-                    service = MemoryService(store, embedder, replace(settings, now=now))
-                    t = time.perf_counter()
-                    hits = service.search(q["question"])        # embeds the question, then searches
-                    results[mode]["lat"].append((time.perf_counter() - t) * 1000)
-                    got = [h.memory.ref for h in hits]
-                    r10 = len(wanted & set(got[:10])) / len(wanted)
-                    res = results[mode]
-                    res["r5"].append(len(wanted & set(got[:5])) / len(wanted))
-                    res["r10"].append(r10)
-                    res["all10"].append(float(r10 == 1.0))
-                    res["cat"][q["category"]].append(r10)
-            store.close()
-            print(f"conversation {ci}: {len(memories)} turns, {len(questions)} questions", file=sys.stderr, flush=True)
+        convs, embed_s, embed_rows = load(data, embedder, Path(tmp) / "db", not args.no_captions,
+                                          Path(args.cache) if args.cache else None, args.date_keys == "yes")
+        results = ask_all(convs, embedder, modes)
+        grid_runs = [({}, results["hybrid"])]
+        for values in itertools.product(*grid.values()):
+            point = dict(zip(grid, values))
+            if all(getattr(product, k) == v for k, v in point.items()):
+                grid_runs[0] = (point, results["hybrid"])
+                continue
+            print(f"grid point {point}", file=sys.stderr, flush=True)
+            grid_runs.append((point, ask_all(convs, embedder, {"point": replace(product, **point)})["point"]))
+        for conv in convs:
+            conv.store.close()
 
-    figures = {"embedding_rows_per_s": round(embed_rows / embed_s, 1), "questions": len(results["hybrid"]["r10"])}
-    header = f"{'method':<8} {'R@5':>6} {'R@10':>6} {'all@10':>7} " + " ".join(f"{v:>11}" for v in CATEGORIES.values()) \
+    figures = {"embedding_rows_per_s": round(embed_rows / max(embed_s, 1e-9), 1),
+               "questions": len(results["hybrid"]), "settings": {k: v for k, v in asdict(product).items() if k != "now"},
+               "date_keys": args.date_keys == "yes", "load_average": [round(x, 2) for x in os.getloadavg()]}
+    header = f"{'method':<9} {'R@5':>6} {'R@10':>6} {'all@10':>7} " + " ".join(f"{v:>11}" for v in CATEGORIES.values()) \
         + f" {'p50 ms':>7} {'p95 ms':>7}"
     print(header)
-    for mode, res in results.items():
-        cats = {CATEGORIES[c]: round(100 * float(np.mean(v)), 1) for c, v in sorted(res["cat"].items())}
-        row = {"recall@5": round(100 * float(np.mean(res["r5"])), 1), "recall@10": round(100 * float(np.mean(res["r10"])), 1),
-               "all@10": round(100 * float(np.mean(res["all10"])), 1), "recall@10_by_category": cats,
-               "p50_ms": round(float(np.percentile(res["lat"], 50)), 1),
-               "p95_ms": round(float(np.percentile(res["lat"], 95)), 1)}
-        figures[mode] = row
-        print(f"{mode:<8} {row['recall@5']:>6} {row['recall@10']:>6} {row['all@10']:>7} "
-              + " ".join(f"{cats.get(v, 0):>11}" for v in CATEGORIES.values())
-              + f" {row['p50_ms']:>7} {row['p95_ms']:>7}")
+
+    def line(name: str, row: dict) -> str:  # noqa: E306
+        cats = row["recall@10_by_category"]
+        return (f"{name:<9} {row['recall@5']:>6} {row['recall@10']:>6} {row['all@10']:>7} "
+                + " ".join(f"{cats.get(v, 0):>11}" for v in CATEGORIES.values()) + f" {row['p50_ms']:>7} {row['p95_ms']:>7}")
+
+    for mode, asked in results.items():
+        figures[mode] = summary(asked)
+        print(line(mode, figures[mode]))
+    if not args.no_loo and len(convs) > 1:
+        loo = leave_one_out(grid_runs, [c.index for c in convs])
+        loo["grid"] = grid
+        loo["grid_points"] = [{"settings": point, **summary(asked)} for point, asked in grid_runs]
+        figures["loo"] = loo
+        print(line("LOO", loo["pooled"]) + "   (held-out questions of all folds, pooled)")
+        print(f"leave-one-conversation-out recall@10: {loo['recall@10_mean']} ± {loo['recall@10_sd']} (sd over "
+              f"{len(loo['folds'])} folds; min {loo['recall@10_min']}, max {loo['recall@10_max']}); per fold: "
+              + ", ".join(f"{f['held_out']}:{f['recall@10']}" + (f" {f['fitted']}" if f["fitted"] else "") for f in loo["folds"]))
+        if grid:
+            print(f"fitted on all {len(convs)}: {loo['fitted_on_all']['settings']} -> recall@10 {loo['fitted_on_all']['recall@10']}")
     print(f"questions: {figures['questions']}; embedding throughput: {figures['embedding_rows_per_s']} rows/s "
-          f"({embedder.backend})")
+          f"({embedder.backend}); load average {figures['load_average']}")
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=2))
     return 0

@@ -79,6 +79,14 @@ def describe(m: Memory) -> str:
     return f"({when(m.ts)}) {m.speaker or m.role}: {m.text}"
 
 
+def document(m: Memory, date_keys: bool = True) -> str:
+    """What full-text search indexes: ``describe`` plus, with ``date_keys``, the date its
+    relative time words point to ("yesterday" said on 8 May → "[on 7 May 2023]")."""
+    from .timeparse import date_key
+    key = date_key(m.text, m.ts) if date_keys and m.kind == "turn" else ""
+    return f"{describe(m)} {key}" if key else describe(m)
+
+
 def _schema(dim: int) -> pa.Schema:
     s = pa.string()
     return pa.schema([
@@ -156,6 +164,7 @@ class StoreSettings:
     ann_min_rows: int = 10_000          # below this, exact vector search (Lance flat search: ~15 ms at 10k)
     ann_target_recall: float = 0.95
     background: bool = True             # flush and maintain in a background thread
+    date_keys: bool = True              # index turns also under the date "yesterday" etc. means
 
 
 class MemoryStore:
@@ -241,7 +250,7 @@ class MemoryStore:
             self.journal.append([row_memory(r) for r in waiting], [r["vector"] for r in waiting])
 
     def _write(self, memories: list[Memory], vectors) -> None:
-        rows = [{**asdict(m), "doc": describe(m), "vector": np.asarray(v, np.float32)} for m, v in zip(memories, vectors)]
+        rows = [{**asdict(m), "doc": document(m, self.settings.date_keys), "vector": np.asarray(v, np.float32)} for m, v in zip(memories, vectors)]
         try:
             self.table.add(pa.Table.from_pylist(rows, schema=_schema(self.dim)))
         except Exception as e:
