@@ -74,6 +74,8 @@ def _parser() -> argparse.ArgumentParser:
     cli_reminders.add_parser(sub, common)
     from . import cli_config
     cli_config.add_parser(sub, common)
+    from . import cli_wyoming
+    cli_wyoming.add_parser(sub, common)
     return p
 
 
@@ -309,6 +311,11 @@ def _via_daemon(ctx) -> int | None:
     return None
 
 
+def _cmd_wyoming(ctx) -> int:
+    from .cli_wyoming import cmd_wyoming
+    return cmd_wyoming(ctx)
+
+
 def _dispatch(ctx) -> int:
     from . import cli_daemon
     if ctx.args.command in cli_daemon.COMMANDS:
@@ -321,7 +328,8 @@ def _dispatch(ctx) -> int:
 
 COMMANDS = {"run": cmd_run, "chat": cmd_chat, "ask": cmd_ask, "transcribe": cmd_transcribe,
             "say": cmd_say, "memory": cmd_memory, "models": cmd_models,
-            "reminders": cli_reminders.cmd_reminders, "config": _cmd_config}
+            "reminders": cli_reminders.cmd_reminders, "config": _cmd_config,
+            "wyoming": _cmd_wyoming}
 
 
 def main(argv: list[str] | None = None) -> int:
