@@ -210,3 +210,44 @@ def test_a_bad_uri_is_one_line_before_any_model_loads(cli):
     finally:
         busy.close()
     assert result.returncode == 6 and "cannot listen" in result.stderr, result.stderr
+
+
+def test_zeroconf_announces_it_and_clients_past_the_cap_are_told_busy(tmp_path):
+    import uuid
+
+    from zeroconf import IPVersion
+    from zeroconf.asyncio import AsyncZeroconf
+    name = f"wytest-{uuid.uuid4().hex[:8]}"
+    config = tmp_path / "config.toml"
+    config.write_text(f'[wyoming]\nzeroconf_name = "{name}"\nmax_clients = 3\n')
+    proc = ServerProcess(tmp_path / "home", "asr", config=config, zeroconf=True)
+    try:
+        async def browse():
+            zc = AsyncZeroconf(interfaces=["127.0.0.1"], ip_version=IPVersion.V4Only)
+            try:
+                return await zc.async_get_service_info("_wyoming._tcp.local.", f"{name}._wyoming._tcp.local.",
+                                                       timeout=5000)
+            finally:
+                await zc.async_close()
+        found = run(browse())
+        assert found is not None and found.port == proc.port and found.parsed_addresses() == ["127.0.0.1"]
+
+        async def crowd():
+            held = [AsyncTcpClient("127.0.0.1", proc.port) for _ in range(3)]
+            for c in held:
+                await c.connect()
+            for c in held:                    # each is being served
+                await c.write_event(Describe().event())
+                await read_until(c, {"info"}, timeout=10)
+            async with AsyncTcpClient("127.0.0.1", proc.port) as extra:
+                refused = await extra.read_event()
+            for c in held:
+                await c.disconnect()
+            async with AsyncTcpClient("127.0.0.1", proc.port) as later:   # room again
+                await later.write_event(Describe().event())
+                return refused, (await read_until(later, {"info"}, timeout=10))[-1]
+        refused, later = run(crowd())
+        assert refused.type == "error" and refused.data["code"] == "busy"
+        assert later.type == "info"
+    finally:
+        assert proc.stop() == 0, proc.err.read_text()

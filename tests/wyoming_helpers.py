@@ -22,13 +22,14 @@ from tests.conftest import REPO
 class ServerProcess:
     """``assistant wyoming --uri tcp://127.0.0.1:0`` in a real process; ``port`` once it serves."""
 
-    def __init__(self, home: Path, services: str, config: Path | None = None) -> None:
+    def __init__(self, home: Path, services: str, config: Path | None = None, zeroconf: bool = False) -> None:
         home.mkdir(parents=True, exist_ok=True)
         self.err = home.parent / f"{home.name}-wyoming.err"
         args = [sys.executable, "-m", "assistant", "--home", str(home), "-q", "--json"]
         if config:
             args += ["--config", str(config)]
-        args += ["wyoming", "--uri", "tcp://127.0.0.1:0", "--services", services, "--no-zeroconf"]
+        args += ["wyoming", "--uri", "tcp://127.0.0.1:0", "--services", services]
+        args += [] if zeroconf else ["--no-zeroconf"]
         with open(self.err, "w") as err:
             self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=err, text=True, cwd=REPO,
                                          env=os.environ.copy())
