@@ -43,7 +43,7 @@ def test_a_fact_told_in_one_conversation_is_recalled_in_another(server):
     types = [e.type for e in told]
     assert types[0] == "handled-start" and "handled-chunk" in types and types[-2:] == ["handled-stop", "handled"]
     streamed = "".join(e.data["text"] for e in told if e.type == "handled-chunk").strip()
-    assert streamed == told[-1].data["text"].strip()
+    assert streamed.split() == told[-1].data["text"].split()
     # a new connection and a new conversation: only memory can answer
     asked = run(_say(server.port, "What is my locker code?", "ha-conversation-2"))
     assert asked[-1].type == "handled"

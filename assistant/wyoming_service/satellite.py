@@ -263,7 +263,12 @@ class RoomRuntime:
     announcer = None                # reminders are spoken by the local loop only
 
     def __init__(self, runtime, engine, room: str) -> None:
-        self._runtime, self.engine, self.room = runtime, engine, room
+        self._runtime, self._engine, self.room = runtime, engine, room
+
+    @property
+    def engine(self):
+        self._engine.cfg = self._runtime.cfg       # a live config edit applies from the next turn
+        return self._engine
 
     def __getattr__(self, name: str):
         return getattr(self._runtime, name)

@@ -185,7 +185,7 @@ class ConnectionHandler(AsyncEventHandler):
                         and chunk.channels in (1, 2)):
                     raise ValueError
                 pcm = self._converter.convert(chunk).audio
-            except (KeyError, TypeError, ValueError, Exception):
+            except Exception:           # missing fields, odd sizes: audioop and the dataclass raise
                 self._audio, self._audio_dropped = None, True
                 await self.error("audio-chunk needs rate (8000-96000), width (1, 2 or 4) and channels (1 or 2) "
                                  "and a payload of whole samples", "bad-audio")
