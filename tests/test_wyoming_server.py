@@ -251,3 +251,14 @@ def test_zeroconf_announces_it_and_clients_past_the_cap_are_told_busy(tmp_path):
         assert later.type == "info"
     finally:
         assert proc.stop() == 0, proc.err.read_text()
+
+
+@pytest.mark.parametrize("line,key", [('uri = "http://example.org"', "wyoming.uri"),
+                                      ('satellites = ["kitchen"]', "wyoming.satellites"),
+                                      ('services = ["asr", "dance"]', "wyoming.services.1")])
+def test_bad_wyoming_settings_name_file_line_and_key(cli, tmp_path, line, key):
+    config = tmp_path / "config.toml"
+    config.write_text(f"[wyoming]\n{line}\n")
+    result = cli("--config", str(config), "wyoming", timeout=60)
+    assert result.returncode == 2 and key in result.stderr and str(config) in result.stderr, result.stderr
+    assert result.stderr.count("\n") == 1
