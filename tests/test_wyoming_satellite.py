@@ -97,10 +97,32 @@ def room(tmp_path_factory, satellite_python):
     port = free_port()
     home = tmp / "home"
     home.mkdir()
-    (home / "config.toml").write_text(f'[wyoming]\nsatellites = ["tcp://127.0.0.1:{port}"]\n')
+    serve = free_port()
+    (home / "config.toml").write_text(f'[wyoming]\nsatellites = ["tcp://127.0.0.1:{port}"]\n'
+                                      f'uri = "tcp://127.0.0.1:{serve}"\nzeroconf = false\n')
     daemon = DaemonProcess(home).wait_ready()
+    daemon.wyoming_port = serve
     yield tmp, port, question, daemon, satellite_python
     daemon.stop()
+
+
+def test_the_daemon_serves_home_assistant_and_remembers_what_it_was_told(room):
+    from wyoming.asr import Transcript
+    from wyoming.client import AsyncTcpClient
+
+    from tests.wyoming_helpers import read_until, run
+    daemon = room[3]
+
+    async def tell():
+        async with AsyncTcpClient("127.0.0.1", daemon.wyoming_port) as c:
+            await c.write_event(Transcript(text="Remember that the spare key is under the blue flowerpot.",
+                                           context={"conversation_id": "ha-1"}).event())
+            return (await read_until(c, {"handled", "not-handled"}, timeout=180))[-1]
+    assert run(tell()).type == "handled"
+    status = daemon.call("status")
+    assert status["wyoming"]["uri"] == f"tcp://127.0.0.1:{daemon.wyoming_port}"
+    reply = daemon.call("ask", text="Where is the spare key?")["reply"]      # the desktop's own session
+    assert "flowerpot" in reply.lower() or "flower pot" in reply.lower(), reply
 
 
 def test_a_question_through_the_satellite_is_answered_aloud_on_it(room):
