@@ -262,3 +262,15 @@ def test_bad_wyoming_settings_name_file_line_and_key(cli, tmp_path, line, key):
     result = cli("--config", str(config), "wyoming", timeout=60)
     assert result.returncode == 2 and key in result.stderr and str(config) in result.stderr, result.stderr
     assert result.stderr.count("\n") == 1
+
+
+def test_silence_around_a_request_is_not_encoded(speech_clips):
+    from assistant.wyoming_service.speech import SPEECH_MARGIN_S, speech_span
+    clip = next(c for c in speech_clips if "ABIGAIL" in c.transcript)
+    _, pcm = wav_pcm(clip.path)
+    speech = np.frombuffer(pcm, dtype="<i2")
+    padded = np.concatenate([np.zeros(32000, np.int16), speech, np.zeros(48000, np.int16)])
+    kept = speech_span(padded)
+    assert len(speech) * 0.5 < len(kept) <= len(speech) + 2 * SPEECH_MARGIN_S * 16000 + 960
+    silence = np.zeros(16000, np.int16)
+    assert len(speech_span(silence)) == len(silence)       # nothing voiced: Whisper decides
