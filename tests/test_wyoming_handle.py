@@ -45,7 +45,7 @@ def test_a_fact_told_in_one_conversation_is_recalled_in_another(server):
     streamed = "".join(e.data["text"] for e in told if e.type == "handled-chunk").strip()
     assert streamed.split() == told[-1].data["text"].split()
     # a new connection and a new conversation: only memory can answer
-    asked = run(_say(server.port, "What is my locker code?", "ha-conversation-2"))
+    asked = run(_say(server.port, "Tell me my locker code.", "ha-conversation-2"))
     assert asked[-1].type == "handled"
     assert "4512" in asked[-1].data["text"].replace(",", ""), asked[-1].data["text"]
 
