@@ -33,14 +33,15 @@ def parse_services(value: str | None, default: list[str]) -> tuple[str, ...]:
     return tuple(n for n in SERVICES if n in names)
 
 
-def build_server(rt, uri: str, services: tuple[str, ...], zeroconf: bool):
-    """Load what ``services`` need, then the server for them (also used by the daemon)."""
+def build_server(rt, uri: str, services: tuple[str, ...], zeroconf: bool, load: bool = True):
+    """Load what ``services`` need (unless loaded already: the daemon), then the server for them."""
     from .wyoming_service.framing import Limits
     from .wyoming_service.info import build_info
     from .wyoming_service.server import WyomingServer, parse_uri
     from .wyoming_service.speech import Speech
     endpoint = parse_uri(uri)
-    rt.load(stt="asr" in services, tts="tts" in services, engine="handle" in services)
+    if load:
+        rt.load(stt="asr" in services, tts="tts" in services, engine="handle" in services)
     w = rt.cfg.wyoming
     limits = Limits(audio_s=w.max_audio_s, max_clients=w.max_clients)
     info = build_info(rt.cfg, rt.paths.model_cache, services)

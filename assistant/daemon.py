@@ -100,9 +100,9 @@ class Daemon:
         rt.load(stt=True, tts=True, engine=True)
         self.loop = VoiceLoop(rt, self._open_source(), self._open_sink(), on_turn=self._on_turn,
                               on_state=self._on_state, on_notice=lambda text: log.info("%s", text))
+        self._start_wyoming(rt)          # before the socket: once `ping` answers, Wyoming serves too
         self.server = ControlServer(self.paths.socket, self._handlers())
         self.server.serve_in_background()
-        self._start_wyoming(rt)
         self._voice = voice = threading.Thread(target=self._run_voice, name="voice", daemon=True)
         voice.start()
         self._install_signals()
@@ -135,7 +135,7 @@ class Daemon:
         if w.uri:
             from .cli_wyoming import build_server
             try:
-                self.wyoming = build_server(rt, w.uri, tuple(w.services), w.zeroconf)
+                self.wyoming = build_server(rt, w.uri, tuple(w.services), w.zeroconf, load=False)
                 self.wyoming.start()
             except AssistantError as e:
                 self.wyoming, self.wyoming_error = None, str(e)
