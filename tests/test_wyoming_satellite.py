@@ -99,14 +99,20 @@ def room(tmp_path_factory, satellite_python):
     port = free_port()
     home = tmp / "home"
     home.mkdir()
-    serve = free_port()
-    (home / "config.toml").write_text(f'[wyoming]\nsatellites = ["tcp://127.0.0.1:{port}"]\n'
+    serve, dead = free_port(), free_port()            # dead: nothing ever listens there
+    blackhole = socket.socket()                        # accepts connections (backlog), never answers
+    blackhole.bind(("127.0.0.1", 0))
+    blackhole.listen(8)
+    hole = blackhole.getsockname()[1]
+    (home / "config.toml").write_text(f'[wyoming]\nsatellites = ["tcp://127.0.0.1:{port}", '
+                                      f'"tcp://127.0.0.1:{dead}", "tcp://127.0.0.1:{hole}"]\n'
                                       f'uri = "tcp://127.0.0.1:{serve}"\nzeroconf = false\n'
                                       '[audio]\nlisten_mode = "conversation"\n')
     daemon = DaemonProcess(home).wait_ready()
     daemon.wyoming_port = serve
     yield tmp, port, question, daemon, satellite_python
     daemon.stop()
+    blackhole.close()
 
 
 def test_the_daemon_serves_home_assistant_and_remembers_what_it_was_told(room):
@@ -135,8 +141,11 @@ def test_a_question_through_the_satellite_is_answered_aloud_on_it(room):
     try:
         heard = _heard(tmp, _answer(out), daemon.home)
         assert "84" in heard or "eighty-four" in heard.lower() or "eighty four" in heard.lower(), heard
-        status = daemon.call("status")["satellites"][0]
-        assert status["connected"] and status["room"] == "Kitchen" and status["turns"] >= 1
+        kitchen, dead, hole = daemon.call("status")["satellites"]
+        assert kitchen["connected"] and kitchen["room"] == "Kitchen" and kitchen["turns"] >= 1
+        # the other two never stalled it: one refuses connections, one never answers
+        assert not dead["connected"] and "Connect" in dead["last_error"] and dead["turns"] == 0
+        assert hole["turns"] == 0
     finally:
         satellite.kill()
 
