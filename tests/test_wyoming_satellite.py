@@ -55,9 +55,12 @@ class Satellite:
         self.out = out
         mic = f"{sys.executable} {REPO / 'tests' / 'satellite_mic.py'} {question} 6"
         snd = f"sh -c 'cat >> {out}'"
+        self.heard = out.with_suffix(".transcripts")
+        said = f"sh -c 'cat >> {self.heard}; echo >> {self.heard}'"
         self.proc = subprocess.Popen(
             [str(python), "-m", "wyoming_satellite", "--name", "kitchen satellite", "--area", "Kitchen",
              "--uri", f"tcp://127.0.0.1:{port}", "--mic-command", mic, "--snd-command", snd,
+             "--transcript-command", said,
              "--snd-command-rate", str(SND_RATE), "--no-zeroconf"],
             stdout=subprocess.DEVNULL, stderr=open(out.with_suffix(".log"), "w"), start_new_session=True)
 
@@ -141,6 +144,8 @@ def test_a_question_through_the_satellite_is_answered_aloud_on_it(room):
     try:
         heard = _heard(tmp, _answer(out), daemon.home)
         assert "84" in heard or "eighty-four" in heard.lower() or "eighty four" in heard.lower(), heard
+        wait_for(satellite.heard.exists, 30, "the satellite to be told the transcript")
+        assert "twelve times seven" in satellite.heard.read_text().lower() or "12" in satellite.heard.read_text()
         kitchen, dead, hole = daemon.call("status")["satellites"]
         assert kitchen["connected"] and kitchen["room"] == "Kitchen" and kitchen["turns"] >= 1
         # the other two never stalled it: one refuses connections, one never answers

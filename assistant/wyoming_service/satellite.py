@@ -300,7 +300,7 @@ class Rooms:
                             session_id=f"room-{link.endpoint.host}-{link.endpoint.port}"[:40], actions=rt.dispatcher)
             room_rt = RoomRuntime(rt, engine, link.room)
             voice = VoiceLoop(room_rt, link.source, SatelliteSink(link, rt.tts.sample_rate),
-                              on_turn=lambda record, link=link: self.on_turn(link.room, record),
+                              on_turn=lambda record, link=link: self._turn(link, record),
                               on_state=lambda state, link=link: self.on_state(link.room, state))
             self.voice_loops.append(voice)
             thread = threading.Thread(target=self._run_voice, args=(voice, link), name=f"room-{link.room}",
@@ -316,6 +316,13 @@ class Rooms:
             self.loop.run_forever()
         finally:
             self.loop.close()
+
+    def _turn(self, link: SatelliteLink, record) -> None:
+        """Tell the satellite what was heard (its --transcript-command, its LEDs), then the daemon."""
+        from wyoming.asr import Transcript
+        if getattr(record, "transcript", ""):
+            link.send(Transcript(text=record.transcript).event())
+        self.on_turn(link.room, record)
 
     @staticmethod
     def _run_voice(voice, link: SatelliteLink) -> None:
