@@ -320,6 +320,8 @@ def _dispatch(ctx) -> int:
     from . import cli_daemon
     if ctx.args.command in cli_daemon.COMMANDS:
         return cli_daemon.COMMANDS[ctx.args.command](ctx)
+    if ctx.args.command == "wyoming":
+        return _cmd_wyoming(ctx)
     routed = _via_daemon(ctx)
     if routed is not None:
         return routed
@@ -328,8 +330,7 @@ def _dispatch(ctx) -> int:
 
 COMMANDS = {"run": cmd_run, "chat": cmd_chat, "ask": cmd_ask, "transcribe": cmd_transcribe,
             "say": cmd_say, "memory": cmd_memory, "models": cmd_models,
-            "reminders": cli_reminders.cmd_reminders, "config": _cmd_config,
-            "wyoming": _cmd_wyoming}
+            "reminders": cli_reminders.cmd_reminders, "config": _cmd_config}
 
 
 def main(argv: list[str] | None = None) -> int:
