@@ -78,6 +78,8 @@ def _parser() -> argparse.ArgumentParser:
     cli_reminders.add_parser(sub, common)
     from . import cli_config
     cli_config.add_parser(sub, common)
+    from . import cli_wyoming
+    cli_wyoming.add_parser(sub, common)
     return p
 
 
@@ -347,10 +349,17 @@ def _via_daemon(ctx) -> int | None:
     return None
 
 
+def _cmd_wyoming(ctx) -> int:
+    from .cli_wyoming import cmd_wyoming
+    return cmd_wyoming(ctx)
+
+
 def _dispatch(ctx) -> int:
     from . import cli_daemon
     if ctx.args.command in cli_daemon.COMMANDS:
         return cli_daemon.COMMANDS[ctx.args.command](ctx)
+    if ctx.args.command == "wyoming":
+        return _cmd_wyoming(ctx)
     routed = _via_daemon(ctx)
     if routed is not None:
         return routed

@@ -151,6 +151,35 @@ class SkillsConfig(Section):
         return value
 
 
+class WyomingConfig(Section):
+    # Serve the assistant over the Wyoming protocol (Home Assistant) from the daemon:
+    # "" = off; "tcp://127.0.0.1:10700" = this machine only; "tcp://0.0.0.0:10700" = the
+    # network (no authentication: anyone who can reach the port can use it).
+    uri: str = Field("", max_length=300)
+    services: list[Literal["asr", "tts", "handle"]] = ["asr", "tts", "handle"]
+    zeroconf: bool = True               # announce _wyoming._tcp.local. for discovery
+    zeroconf_name: str = Field("", max_length=63)   # "" = assistant-<hostname>
+    max_clients: int = Field(64, ge=1, le=1024)
+    max_audio_s: float = Field(30.0, gt=0.0, le=600.0)
+    # Satellites (wyoming-satellite) whose mic and speaker the daemon uses, one session each.
+    satellites: list[str] = []
+
+    @field_validator("uri")
+    @classmethod
+    def _uri(cls, value: str) -> str:
+        if value and not re.match(r"^(tcp://[^/:]+:\d+|unix:///?.+)$", value):
+            raise ValueError(f"{value!r} is not tcp://HOST:PORT or unix:///path")
+        return value
+
+    @field_validator("satellites")
+    @classmethod
+    def _satellites(cls, value: list[str]) -> list[str]:
+        for uri in value:
+            if not re.match(r"^tcp://[^/:]+:\d+$", uri):
+                raise ValueError(f"satellite {uri!r} is not tcp://HOST:PORT")
+        return value
+
+
 class Config(Section):
     audio: AudioConfig = AudioConfig()
     vad: VadConfig = VadConfig()
@@ -159,6 +188,7 @@ class Config(Section):
     tts: TtsConfig = TtsConfig()
     memory: MemoryConfig = MemoryConfig()
     skills: SkillsConfig = SkillsConfig()
+    wyoming: WyomingConfig = WyomingConfig()
 
 
 # Keys whose value, when set, must be an existing path.

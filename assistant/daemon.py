@@ -79,6 +79,9 @@ class Daemon:
         self._reload_lock = threading.Lock()
         self._lock = InstanceLock(paths.lock_file)
         self.runtime: Runtime | None = None
+        self.wyoming = None             # the Wyoming server, when [wyoming] uri is set
+        self.rooms = None               # satellites, when [wyoming] satellites lists any
+        self.wyoming_error = ""
         self.loop: VoiceLoop | None = None
         self.server: ControlServer | None = None
 
@@ -97,6 +100,7 @@ class Daemon:
         rt.load(stt=True, tts=True, engine=True)
         self.loop = VoiceLoop(rt, self._open_source(), self._open_sink(), on_turn=self._on_turn,
                               on_state=self._on_state, on_notice=lambda text: log.info("%s", text))
+        self._start_wyoming(rt)          # before the socket: once `ping` answers, Wyoming serves too
         self.server = ControlServer(self.paths.socket, self._handlers())
         self.server.serve_in_background()
         self._voice = voice = threading.Thread(target=self._run_voice, name="voice", daemon=True)
@@ -124,6 +128,25 @@ class Daemon:
                 return 1
         return 0
 
+    def _start_wyoming(self, rt: Runtime) -> None:
+        """[wyoming]: serve Home Assistant and run a voice loop per satellite (a failure is
+        logged and shown by `status`; the local voice loop and the socket go on)."""
+        w = self.cfg.wyoming
+        if w.uri:
+            from .cli_wyoming import build_server
+            try:
+                self.wyoming = build_server(rt, w.uri, tuple(w.services), w.zeroconf, load=False)
+                self.wyoming.start()
+            except AssistantError as e:
+                self.wyoming, self.wyoming_error = None, str(e)
+                log.error("%s", e)
+        if w.satellites:
+            from .wyoming_service.satellite import Rooms
+            self.rooms = Rooms(rt, w.satellites,
+                               on_turn=lambda room, record: self._publish("turn", {**asdict(record), "room": room}),
+                               on_state=lambda room, state: self._publish("state", {"state": state, "room": room}))
+            self.rooms.start()
+
     def _run_voice(self) -> None:
         try:
             self.loop.run()
@@ -146,6 +169,10 @@ class Daemon:
                 voice.join(timeout=15)      # the turn in flight is cut, then stored
         if self.server is not None:
             self.server.close()
+        if self.rooms is not None:
+            self.rooms.stop()
+        if self.wyoming is not None:
+            self.wyoming.stop()
         store = self.runtime.__dict__.get("store") if self.runtime else None
         if store is not None and hasattr(store, "flush"):
             store.flush()
@@ -238,6 +265,10 @@ class Daemon:
             "last_turn_latency_ms": loop.last_turn.latency_ms if loop and loop.last_turn else None,
             "models": [describe(self.cfg, s, self.paths.model_cache, verify=False).as_dict()
                        for s in ("stt", "llm", "tts", "embeddings")],
+            "wyoming": ({"uri": str(self.wyoming.endpoint), "clients": self.wyoming.clients,
+                         "served": self.wyoming.served} if self.wyoming else
+                        {"error": self.wyoming_error} if self.wyoming_error else None),
+            "satellites": self.rooms.status() if self.rooms else [],
             "config_file": str(self.config_file),
             "config_errors": self.config_errors,
             "config_applied": self.config_actions,
