@@ -72,7 +72,8 @@ def write_articles(data: dict, folder: Path) -> tuple[list[dict], dict[str, list
             text += ctx + "\n\n"
             for qa in p["qas"]:
                 questions.append({"q": qa["question"], "path": str(path.resolve()), "span": paras[-1], "article": ai})
-        path.write_text(text, encoding="utf-8")
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8")
         spans[str(path.resolve())] = paras
     return questions, spans
 
@@ -96,6 +97,8 @@ def main() -> int:
     ap.add_argument("--limit", type=int, default=0, help="ask only every n-th question (quick runs)")
     ap.add_argument("--tune", action="store_true", help="cross-validate dense_weight and show the floor")
     ap.add_argument("--config", metavar="TOML", help="a config file whose [knowledge] settings to try")
+    ap.add_argument("--workdir", metavar="DIR", help="keep the articles and index here: a rerun re-embeds nothing "
+                    "(the product's sync finds every file unchanged)")
     args = ap.parse_args()
 
     data = json.loads(Path(args.data).read_text())
@@ -110,8 +113,9 @@ def main() -> int:
           f"load average {os.getloadavg()[0]:.1f}", flush=True)
     figures: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
+        tmp = args.workdir or tmp
         folder = Path(tmp) / "articles"
-        folder.mkdir()
+        folder.mkdir(parents=True, exist_ok=True)
         questions, _ = write_articles(data, folder)
         store = KnowledgeStore(Path(tmp) / "db", embedder.dim, "squad")
         from tqdm import tqdm

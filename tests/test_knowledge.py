@@ -294,3 +294,30 @@ def test_prompt_names_the_file_and_keeps_to_the_token_budget():
     content = build_messages(LlmConfig(), "What pressure?", [], [], [], knowledge=hits)[-1]["content"]
     assert "your boiler notes say" in content and content.endswith("[User]\nWhat pressure?")
     assert build_messages(LlmConfig(), "Hi", [], [], [])[-1]["content"] == "Hi"
+
+
+@pytest.mark.slow
+def test_the_daemon_watches_the_folders(pulse, tmp_path):
+    """The real daemon: it indexes its folders at start and re-indexes an edit and a deletion."""
+    from tests.test_daemon import DaemonProcess, wait_for
+    home = tmp_path / "home"
+    home.mkdir()
+    folder = tmp_path / "Notes"
+    folder.mkdir()
+    (folder / "boiler.md").write_text(BOILER)
+    (folder / "bread.txt").write_text(BREAD)
+    (home / "config.toml").write_text(f'[knowledge]\nfolders = ["{folder}"]\n')
+    daemon = DaemonProcess(home).wait_ready()
+    try:
+        def text(query):
+            return " ".join(h["text"] for h in search(home, query, k=3))
+        wait_for(lambda: "1.5 bar" in text("boiler pressure engineer"), 120, "the folder indexed at start")
+        (folder / "boiler.md").write_text(BOILER.replace("1.5 bar", "1.8 bar"))
+        wait_for(lambda: "1.8 bar" in text("boiler pressure engineer"), 60, "the edit re-indexed")
+        assert "1.5 bar" not in text("boiler pressure engineer")
+        answer = daemon.call("ask", text="What did the boiler engineer say about the pressure?")
+        assert Path(answer["knowledge"][0]["path"]).name == "boiler.md" and "1.8" in answer["reply"], answer
+        (folder / "bread.txt").unlink()
+        wait_for(lambda: "40 minutes" not in text("bake the sourdough"), 60, "the deletion")
+    finally:
+        assert daemon.stop() == 0, daemon.err.read_text()[-2000:]

@@ -4,8 +4,7 @@ Paragraphs of one section are packed up to ``target_words``; a heading starts a 
 passage; a paragraph longer than ``max_words`` is cut between sentences. Consecutive
 passages of one section share a short sentence (``overlap_words`` at most), so a fact
 stated across a cut is whole in one of them. ~120 words keeps a passage inside MiniLM's
-256-token window with its source line, and about one SQuAD paragraph (mean 117 words):
-on benchmarks/knowledge_squad.py, 120/180 gave the best recall@5 of the sizes tried.
+256-token window with its source line, and is about one SQuAD paragraph (mean ~120 words).
 
 Each chunk's ``doc`` — what is embedded and full-text indexed — starts with where it
 comes from ("boiler notes › Pressure: …"), as a memory row starts with who said it.
