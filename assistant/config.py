@@ -148,7 +148,7 @@ class KnowledgeConfig(Section):
     notes_tokens: int = Field(200, ge=0, le=4000)    # ... within this many tokens (≈ 4 chars a token)
     min_relevance: float = Field(0.5, ge=-1.0, le=2.0)   # fused score under which a passage is left out
     candidates: int = Field(30, ge=1, le=1000)
-    dense_weight: float = Field(0.5, ge=0.0, le=1.0)
+    dense_weight: float = Field(0.6, ge=0.0, le=1.0)
     watch: bool = True                  # the daemon re-indexes files as they change
     sync_interval_s: float = Field(600.0, ge=0.0)    # and re-syncs everything this often (0 = never)
     ann_min_rows: int = Field(10000, ge=1000)

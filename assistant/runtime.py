@@ -246,7 +246,8 @@ class Runtime:
             self.skills.dirs = [BUILTIN_DOCS] + ([Path(new.skills.user_dir).expanduser()] if new.skills.user_dir else [])
             self.skills.sync()
             actions.append("skill docs re-indexed")
-        if "knowledge" in changed and "engine" in loaded:
+        if ("knowledge" in changed or new.memory.profile != old.memory.profile) and "engine" in loaded:
+            loaded.pop("knowledge", None)       # new search settings, or another profile's table
             self.engine.knowledge = self.knowledge if new.knowledge.folders else None
             if "knowledge_watcher" in loaded or new.knowledge.watch:
                 self.watch_knowledge()

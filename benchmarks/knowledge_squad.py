@@ -206,8 +206,11 @@ def tune(pools, questions, store, embedder, product) -> dict:
     for text in UNANSWERABLE:
         hits = search(store, text, embedder.embed_one, replace(product, k=1))
         top_unanswerable.append(hits[0].relevance if hits else -1.0)
+        if hits:
+            print(f"  everyday: {text!r} → {Path(hits[0].chunk.path).stem} fused {hits[0].relevance:.3f} "
+                  f"cos {hits[0].cosine:.3f} bm25 {hits[0].bm25:.1f}")
     floors = {}
-    for floor in (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6):
+    for floor in (0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75):
         floors[str(floor)] = {
             "answerable_with_gold_kept_%": round(100 * float(np.mean([g >= floor for g in gold_top])), 1),
             "answerable_with_notes_%": round(100 * float(np.mean([t >= floor for t in top_answerable])), 1),

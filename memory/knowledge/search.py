@@ -27,7 +27,7 @@ class KnowledgeSettings:
     min_relevance: float = 0.5
     mode: str = "hybrid"                # "hybrid" | "dense" | "bm25" (baselines)
     candidates: int = 30
-    dense_weight: float = 0.5
+    dense_weight: float = 0.6
 
 
 @dataclass(frozen=True)

@@ -151,7 +151,8 @@ class KnowledgeStore:
 
     # -- indexes ----------------------------------------------------------------------
     def has_fts(self) -> bool:
-        if self._fts is None:
+        """Only a yes is cached: another process (``knowledge add``) may build the index later."""
+        if not self._fts:
             self._fts = any(i.index_type == "FTS" for i in self._guard(lambda: self.table.list_indices()))
         return self._fts
 
