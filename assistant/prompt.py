@@ -137,6 +137,11 @@ def prefix_messages(cfg: LlmConfig, history: list[HistoryTurn]) -> list[dict]:
                                     for t in history_window(history, cfg.history_turns)]
 
 
+def _says(source: str) -> str:
+    """"your boiler notes say", "your oven manual says"."""
+    return "say" if source.endswith("s") else "says"
+
+
 def knowledge_lines(hits: Sequence, budget: int, question: str = "") -> list[str]:
     """The user's own files, best first, within ``budget`` tokens, each saying which file
     it comes from in the words the reply should use ("Your boiler notes say: …"). A
@@ -147,7 +152,7 @@ def knowledge_lines(hits: Sequence, budget: int, question: str = "") -> list[str
     for hit in hits:
         c = hit.chunk
         where = f"Your {c.source}" + (f" ({c.headings[-1]})" if c.headings and c.headings[-1] != c.title else "")
-        head = f"- {where} say: "
+        head = f"- {where} {_says(c.source)}: "
         room = (left - approx_tokens(head)) * 4
         if room < 80:
             break
@@ -171,8 +176,9 @@ def build_messages(cfg: LlmConfig, user_text: str, history: list[HistoryTurn],
         context.append("\n\n".join(f"[About you: {d.doc.title}]\n{d.doc.text}" for d in docs))
     files = knowledge_lines(knowledge, knowledge_tokens, user_text)
     if files:
-        context.append("[From your own files; when you use one, name it briefly, as in \"your boiler notes "
-                       "say...\"]\n" + "\n".join(files))
+        first = knowledge[0].chunk.source
+        context.append(f"[From the user's own files. If they answer the question, begin the answer with "
+                       f"\"Your {first} {_says(first)}\".]\n" + "\n".join(files))
     content = user_text
     if context:
         content = "\n\n".join(context) + f"\n\n[User]\n{user_text}"

@@ -292,7 +292,7 @@ def test_prompt_names_the_file_and_keeps_to_the_token_budget():
     assert sum(approx_tokens(line) for line in lines) <= 60
     assert len(lines) == 2 and "1.5 bar" in lines[1] and "Filler" not in lines[1]    # cut to the matching sentence
     content = build_messages(LlmConfig(), "What pressure?", [], [], [], knowledge=hits)[-1]["content"]
-    assert "your boiler notes say" in content and content.endswith("[User]\nWhat pressure?")
+    assert 'begin the answer with "Your boiler notes say"' in content and content.endswith("[User]\nWhat pressure?")
     assert build_messages(LlmConfig(), "Hi", [], [], [])[-1]["content"] == "Hi"
 
 
