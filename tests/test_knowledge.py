@@ -298,7 +298,8 @@ def test_prompt_names_the_file_and_keeps_to_the_token_budget():
 
 @pytest.mark.slow
 def test_the_daemon_watches_the_folders(pulse, tmp_path):
-    """The real daemon: it indexes its folders at start and re-indexes an edit and a deletion."""
+    """The real daemon, on the virtual audio devices as in tests/test_daemon.py: it indexes its folders at
+    start and re-indexes an edit and a deletion."""
     from tests.test_daemon import DaemonProcess, wait_for
     home = tmp_path / "home"
     home.mkdir()
