@@ -146,7 +146,9 @@ class Indexer:
                     report.renamed += 1
                 else:
                     report.added += 1
-            gone = [p for p in indexed if p not in seen and (prune or under(p, folders))]
+            # A folder that is not there (an unmounted disk) keeps its passages until it is back.
+            missing = [f for f in folders if not f.exists()]
+            gone = [p for p in indexed if p not in seen and (prune or under(p, folders)) and not under(p, missing)]
             replaced = [key for key, *_ in todo if key in indexed]
             if gone or replaced:
                 self.store.delete_paths(gone + replaced)
