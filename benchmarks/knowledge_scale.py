@@ -144,18 +144,18 @@ def during_indexing(embedder, root: Path, rounds: int) -> dict:
             out.append((time.perf_counter() - t) * 1000)
             time.sleep(0.2)
         return out
-    idle = lat(rounds)
-    done = threading.Event()
+    done, halt = threading.Event(), threading.Event()
 
     def index():
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
-        indexer.sync([folder.parent / "seed", folder])
+        indexer.sync([folder.parent / "seed", folder], pause=halt.is_set)   # held for good once measured
         done.set()
+    idle = lat(rounds)
     threading.Thread(target=index, daemon=True).start()
     time.sleep(1.0)
     busy = lat(rounds)
     finished = done.is_set()
-    done.wait(600)
+    halt.set()
     return {"idle_p50_ms": pct(idle, 50), "idle_p95_ms": pct(idle, 95), "indexing_p50_ms": pct(busy, 50),
             "indexing_p95_ms": pct(busy, 95), "ratio_p50": round(pct(busy, 50) / max(pct(idle, 50), 1e-9), 2),
             "indexing_finished_before_measuring_ended": finished}
