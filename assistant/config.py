@@ -146,7 +146,7 @@ class KnowledgeConfig(Section):
     overlap_words: int = Field(30, ge=0, le=200)     # consecutive passages share a sentence this short
     top_k: int = Field(2, ge=0, le=20)               # passages put into a turn's prompt at most
     notes_tokens: int = Field(200, ge=0, le=4000)    # ... within this many tokens (≈ 4 chars a token)
-    min_relevance: float = Field(0.5, ge=-1.0, le=2.0)   # fused score under which a passage is left out
+    min_relevance: float = Field(0.55, ge=-1.0, le=2.0)  # fused score under which a passage is left out
     candidates: int = Field(30, ge=1, le=1000)
     dense_weight: float = Field(0.6, ge=0.0, le=1.0)
     watch: bool = True                  # the daemon re-indexes files as they change

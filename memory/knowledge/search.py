@@ -4,8 +4,10 @@ Candidates are the top ``candidates`` chunks by cosine and by BM25; each gets
 ``w·cosine + (1−w)·BM25 / max(top BM25, 4)`` (``memory.retrieval``'s fused score, without
 the conversation-only terms: neighbouring turns, facts, recency). Chunks under
 ``min_relevance`` are dropped, so a question no note answers brings no notes.
-``dense_weight`` and the floor were chosen on benchmarks/knowledge_squad.py with
-articles split in two halves, tuned on one and checked on the other (see that script).
+``dense_weight`` 0.6 was cross-validated on benchmarks/knowledge_squad.py (articles in two
+halves: 0.55 tuned on one gave recall@5 96.4 on the other, 0.65 the other way 96.3); the
+floor 0.55 keeps the gold passage for 93% of SQuAD questions while 2 of 20 everyday
+questions no article answers still get a passage (0.5: 96% and 8 of 20).
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ from .store import KnowledgeStore, row_chunk
 @dataclass(frozen=True)
 class KnowledgeSettings:
     k: int = 2
-    min_relevance: float = 0.5
+    min_relevance: float = 0.55
     mode: str = "hybrid"                # "hybrid" | "dense" | "bm25" (baselines)
     candidates: int = 30
     dense_weight: float = 0.6
