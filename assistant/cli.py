@@ -68,6 +68,9 @@ def _parser() -> argparse.ArgumentParser:
     from . import cli_daemon
     cli_daemon.add_parsers(sub, common)
 
+    from . import cli_knowledge
+    cli_knowledge.register(sub, common)
+
     models = sub.add_parser("models", parents=[common], help="which model each stage uses")
     models.add_argument("--no-verify", action="store_true", help="skip the checksum check")
     models.add_argument("--prepare", action="store_true", help="assemble the LLM now (once), with progress")
@@ -206,7 +209,8 @@ def cmd_ask(ctx: Ctx) -> int:
         elif isinstance(event, ReplyDone):
             reply = event.text
     memories = [h.as_dict() for h in retrieved.memories] if retrieved else []
-    ctx.out({"question": ctx.args.text, "reply": reply, "memories": memories, "skill": acted,
+    knowledge = [h.as_dict() for h in retrieved.knowledge] if retrieved else []
+    ctx.out({"question": ctx.args.text, "reply": reply, "memories": memories, "knowledge": knowledge, "skill": acted,
              "latency_ms": timings.relative_ms()}, reply)
     if ctx.args.speak or ctx.args.output:
         _speak(rt, reply, ctx.args.output)
@@ -314,6 +318,11 @@ def cmd_run(ctx: Ctx) -> int:
     return 0
 
 
+def _cmd_knowledge(ctx) -> int:
+    from .cli_knowledge import cmd_knowledge
+    return cmd_knowledge(ctx)
+
+
 def _cmd_config(ctx) -> int:
     from .cli_config import cmd_config
     return cmd_config(ctx)
@@ -368,7 +377,8 @@ def _dispatch(ctx) -> int:
 
 COMMANDS = {"run": cmd_run, "chat": cmd_chat, "ask": cmd_ask, "transcribe": cmd_transcribe,
             "say": cmd_say, "memory": cmd_memory, "models": cmd_models, "doctor": cmd_doctor,
-            "reminders": cli_reminders.cmd_reminders, "config": _cmd_config}
+            "reminders": cli_reminders.cmd_reminders, "config": _cmd_config,
+            "knowledge": _cmd_knowledge}
 
 
 def main(argv: list[str] | None = None) -> int:

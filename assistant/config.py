@@ -178,6 +178,33 @@ class WyomingConfig(Section):
             if not re.match(r"^tcp://[^/:]+:\d+$", uri):
                 raise ValueError(f"satellite {uri!r} is not tcp://HOST:PORT")
         return value
+class KnowledgeConfig(Section):
+    folders: list[str] = []             # folders (or files) of notes and documents to search; ~ allowed
+    max_file_mb: float = Field(20.0, gt=0.0, le=10000.0)   # larger files are skipped, named in the report
+    chunk_words: int = Field(120, ge=20, le=400)     # a passage packs paragraphs up to this many words
+    max_chunk_words: int = Field(180, ge=20, le=600)  # a longer paragraph is cut between sentences
+    overlap_words: int = Field(30, ge=0, le=200)     # consecutive passages share a sentence this short
+    top_k: int = Field(2, ge=0, le=20)               # passages put into a turn's prompt at most
+    notes_tokens: int = Field(200, ge=0, le=4000)    # ... within this many tokens (≈ 4 chars a token)
+    min_relevance: float = Field(0.55, ge=-1.0, le=2.0)  # fused score under which a passage is left out
+    candidates: int = Field(30, ge=1, le=1000)
+    dense_weight: float = Field(0.6, ge=0.0, le=1.0)
+    watch: bool = True                  # the daemon re-indexes files as they change
+    sync_interval_s: float = Field(600.0, ge=0.0)    # and re-syncs everything this often (0 = never)
+    ann_min_rows: int = Field(10000, ge=1000)
+
+    def chunk_settings(self):
+        from memory.knowledge.chunker import ChunkSettings
+        return ChunkSettings(self.chunk_words, max(self.max_chunk_words, self.chunk_words), self.overlap_words)
+
+    def search_settings(self, **over):
+        from memory.knowledge.search import KnowledgeSettings
+        values = dict(k=self.top_k, min_relevance=self.min_relevance, candidates=self.candidates,
+                      dense_weight=self.dense_weight)
+        return KnowledgeSettings(**{**values, **over})
+
+    def paths(self) -> list[Path]:
+        return [Path(f).expanduser().resolve() for f in self.folders]
 
 
 class Config(Section):
@@ -189,6 +216,7 @@ class Config(Section):
     memory: MemoryConfig = MemoryConfig()
     skills: SkillsConfig = SkillsConfig()
     wyoming: WyomingConfig = WyomingConfig()
+    knowledge: KnowledgeConfig = KnowledgeConfig()
 
 
 # Keys whose value, when set, must be an existing path.

@@ -98,6 +98,7 @@ class Daemon:
         sd_notify("STATUS=loading models")
         self.runtime = rt = Runtime(self.cfg, self.paths, quiet=True, config_file=self.config_file)
         rt.load(stt=True, tts=True, engine=True)
+        rt.watch_knowledge()
         self.loop = VoiceLoop(rt, self._open_source(), self._open_sink(), on_turn=self._on_turn,
                               on_state=self._on_state, on_notice=lambda text: log.info("%s", text))
         self._start_wyoming(rt)          # before the socket: once `ping` answers, Wyoming serves too
@@ -173,6 +174,9 @@ class Daemon:
             self.rooms.stop()
         if self.wyoming is not None:
             self.wyoming.stop()
+        watcher = self.runtime.__dict__.get("knowledge_watcher") if self.runtime else None
+        if watcher is not None:
+            watcher.stop()
         store = self.runtime.__dict__.get("store") if self.runtime else None
         if store is not None and hasattr(store, "flush"):
             store.flush()
@@ -282,16 +286,17 @@ class Daemon:
         def ask(args):
             from .engine import ReplyDone, Retrieved, Sentence
             text, speak = text_arg(args), bool(args.get("speak", False))
-            reply, memories = "", []
+            reply, memories, knowledge = "", [], []
             for event in rt.engine.respond(text):
                 if isinstance(event, Retrieved):
                     memories = [h.as_dict() for h in event.memories]
+                    knowledge = [h.as_dict() for h in event.knowledge]
                 elif isinstance(event, Sentence) and speak:
                     loop.say(event.text)
                 elif isinstance(event, ReplyDone):
                     reply = event.text
             loop.prefill_soon()         # the history changed: read the next prompt's start while idle
-            return {"question": text, "reply": reply, "memories": memories}
+            return {"question": text, "reply": reply, "memories": memories, "knowledge": knowledge}
 
         def memory_search(args):
             query = text_arg(args, "query")

@@ -16,7 +16,7 @@ import logging
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Generator, Iterator, Union
 
 from memory.retrieval import RetrievalSettings
@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 class Retrieved:
     memories: list[Hit]
     docs: list[DocHit]
+    knowledge: list = field(default_factory=list)   # memory.knowledge.search.KnowledgeHit: the user's files
 
 
 @dataclass(frozen=True)
@@ -121,8 +122,9 @@ def retrieval_settings(cfg: Config) -> RetrievalSettings:
 
 class Engine:
     def __init__(self, cfg: Config, llm: LocalLLM, embedder, store: MemoryStore,
-                 skills: SkillIndex | None, session_id: str | None = None, actions=None) -> None:
+                 skills: SkillIndex | None, session_id: str | None = None, actions=None, knowledge=None) -> None:
         self.cfg, self.llm, self.embedder, self.store, self.skills = cfg, llm, embedder, store, skills
+        self.knowledge = knowledge      # memory.knowledge.service.KnowledgeBase, or None: no files
         self.memory = MemoryService(store, embedder, retrieval_settings(cfg), cfg.memory.user_name,
                                     cfg.llm.assistant_name)
         self.actions = actions          # skills.dispatch.SkillDispatcher, or None: conversation only
@@ -144,6 +146,25 @@ class Engine:
         docs = self.skills.search(vector, self.cfg.skills.top_k, self.cfg.skills.min_relevance) \
             if self.skills else []
         return vector, memories, docs
+
+    def from_files(self, text: str, vector) -> list:
+        """Passages of the user's files for this turn: over the relevance floor, or none."""
+        if self.knowledge is None or not self.cfg.knowledge.folders or self.cfg.knowledge.top_k <= 0:
+            return []
+        try:
+            return self.knowledge.search(text, vector, k=self.cfg.knowledge.top_k,
+                                         min_relevance=self.cfg.knowledge.min_relevance)
+        except Exception:           # an unreadable index must not cost the turn its reply
+            log.exception("knowledge search failed")
+            return []
+
+    def busy(self) -> bool:
+        """A turn is running or waiting: background work (indexing) should hold off."""
+        return self._waiting > 0 or self._lock.locked()
+
+    def _messages(self, user_text: str, memories, docs, read_first, knowledge) -> list[dict]:
+        return build_messages(self.cfg.llm, user_text, self.history, memories, docs, read_first,
+                              knowledge, self.cfg.knowledge.notes_tokens)
 
     def prefill(self, should_stop=lambda: False) -> int:
         """Between turns: read the next prompt's known start into the LLM's cache.
@@ -196,10 +217,12 @@ class Engine:
             if self.actions and self.actions.would_act(user_text, vector):
                 return None
             _, memories, docs = self.retrieve(user_text, vector)
-            messages = build_messages(self.cfg.llm, user_text, self.history, memories, docs, read_first)
+            knowledge = self.from_files(user_text, vector)
+            messages = self._messages(user_text, memories, docs, read_first, knowledge)
             note_ids = tuple(h.memory.id for h, _ in chosen_notes(memories, self.cfg.llm.notes_tokens, read_first))
             spec = self._speculation = Speculation(key, vector, memories, docs, stored=(stored, stored_vector),
-                                                   prompt=self.llm.prompt_reuse(messages), note_ids=note_ids)
+                                                   prompt=self.llm.prompt_reuse(messages), note_ids=note_ids,
+                                                   knowledge=knowledge)
             self.llm.prefill_prompt(messages, stop)
             stop_writing = lambda: stop() or not write_while()  # noqa: E731
             if stop_writing():
@@ -272,6 +295,7 @@ class Engine:
                 spec = None
             if spec is not None:
                 vector, memories, docs = spec.vector, spec.memories, spec.docs   # as the prompt read early
+                knowledge = spec.knowledge
                 stored_text = describe(user)
                 doc_vector = spec.stored[1] if spec.stored[0] == stored_text else self.embedder.embed_one(stored_text)
             else:
@@ -286,11 +310,12 @@ class Engine:
                 return
             if spec is None:
                 vector, memories, docs = self.retrieve(user_text, vector)
+                knowledge = self.from_files(user_text, vector)
             else:
                 log.debug("adopting the reply begun during the pause (%d pieces)", len(spec.pieces))
             timings.mark("retrieval_ready")
-            yield Retrieved(memories, docs)
-            messages = build_messages(self.cfg.llm, user_text, self.history, memories, docs, read_first)
+            yield Retrieved(memories, docs, knowledge)
+            messages = self._messages(user_text, memories, docs, read_first, knowledge)
             self.memory.store_memory(user, doc_vector)     # queued before generation: searchable now
             self._add_to_history("user", user_text, user.id)
             splitter, parts, index = _reply_splitter(), [], 0

@@ -137,8 +137,36 @@ def prefix_messages(cfg: LlmConfig, history: list[HistoryTurn]) -> list[dict]:
                                     for t in history_window(history, cfg.history_turns)]
 
 
+def _says(source: str) -> str:
+    """"your boiler notes say", "your oven manual says"."""
+    return "say" if source.endswith("s") else "says"
+
+
+def knowledge_lines(hits: Sequence, budget: int, question: str = "") -> list[str]:
+    """The user's own files, best first, within ``budget`` tokens, each saying which file
+    it comes from in the words the reply should use ("Your boiler notes say: …"). A
+    passage over what is left of the budget is cut to its sentences that share words
+    with the question."""
+    from memory.knowledge.search import matching_sentences
+    lines, left = [], budget
+    for hit in hits:
+        c = hit.chunk
+        where = f"Your {c.source}" + (f" ({c.headings[-1]})" if c.headings and c.headings[-1] != c.title else "")
+        head = f"- {where} {_says(c.source)}: "
+        room = (left - approx_tokens(head)) * 4
+        if room < 80:
+            break
+        text = c.text if len(c.text) <= room else " ".join(matching_sentences(c.text, question, room))
+        if not text or len(text) > room:
+            continue
+        lines.append(head + text)
+        left -= approx_tokens(lines[-1])
+    return lines
+
+
 def build_messages(cfg: LlmConfig, user_text: str, history: list[HistoryTurn],
-                   memories: list[Hit], docs: list[DocHit], read_first: Sequence[str] = ()) -> list[dict]:
+                   memories: list[Hit], docs: list[DocHit], read_first: Sequence[str] = (),
+                   knowledge: Sequence = (), knowledge_tokens: int = 200) -> list[dict]:
     messages = prefix_messages(cfg, history)
     context = []
     notes = notes_within(memories, cfg.notes_tokens, read_first)
@@ -149,6 +177,11 @@ def build_messages(cfg: LlmConfig, user_text: str, history: list[HistoryTurn],
         # as an instruction ("Remember that Ann's birthday is ...") by the 0.5B model.
         context.append("\n\n".join(f"[Background on one of your skills, not to read out: {d.doc.title}]\n"
                                      f"{d.doc.text}" for d in docs))
+    files = knowledge_lines(knowledge, knowledge_tokens, user_text)
+    if files:
+        first = knowledge[0].chunk.source
+        context.append(f"[From the user's own files. If they answer the question, begin the answer with "
+                       f"\"Your {first} {_says(first)}\".]\n" + "\n".join(files))
     content = user_text
     if context:
         content = "\n\n".join(context) + f"\n\n[User]\n{user_text}"

@@ -95,6 +95,33 @@ class Runtime:
                              self.cfg.llm.assistant_name)
 
     @cached_property
+    def knowledge(self):
+        """The user's notes and documents (``memory.knowledge``), this profile's table."""
+        from memory.knowledge.service import KnowledgeBase
+        from memory.knowledge.store import KnowledgeStoreSettings
+        k = self.cfg.knowledge
+        return KnowledgeBase(self.paths.memory_db, self.embedder, self.cfg.memory.profile, k.search_settings(),
+                             k.chunk_settings(), int(k.max_file_mb * 1e6),
+                             KnowledgeStoreSettings(k.ann_min_rows, self.cfg.memory.ann_target_recall,
+                                                    self.cfg.memory.retention_minutes))
+
+    def watch_knowledge(self):
+        """Start (or restart, after a config change) re-indexing the folders in the background."""
+        old = self.__dict__.pop("knowledge_watcher", None)
+        if old is not None:
+            old.stop()
+        k = self.cfg.knowledge
+        if not (k.folders and k.watch):
+            return None
+        from memory.knowledge.watch import KnowledgeWatcher
+        kb, engine = self.knowledge, self.__dict__.get("engine")
+        busy = engine.busy if engine is not None else (lambda: False)
+        watcher = KnowledgeWatcher(lambda: kb.sync(self.cfg.knowledge.paths(), pause=busy), k.paths(),
+                                   k.sync_interval_s)
+        self.__dict__["knowledge_watcher"] = watcher.start()
+        return watcher
+
+    @cached_property
     def skills(self):
         from skills.index import BUILTIN_DOCS, SkillIndex
         dirs = [BUILTIN_DOCS] + ([Path(self.cfg.skills.user_dir).expanduser()] if self.cfg.skills.user_dir else [])
@@ -143,7 +170,8 @@ class Runtime:
     @cached_property
     def engine(self):
         from .engine import Engine
-        return Engine(self.cfg, self.llm, self.embedder, self.store, self.skills, actions=self.dispatcher)
+        return Engine(self.cfg, self.llm, self.embedder, self.store, self.skills, actions=self.dispatcher,
+                      knowledge=self.knowledge if self.cfg.knowledge.folders else None)
 
     def load(self, *, stt: bool = False, tts: bool = False, engine: bool = False) -> None:
         """Load and warm what a command needs, so the first turn pays no load cost."""
@@ -219,6 +247,12 @@ class Runtime:
             self.skills.dirs = [BUILTIN_DOCS] + ([Path(new.skills.user_dir).expanduser()] if new.skills.user_dir else [])
             self.skills.sync()
             actions.append("skill docs re-indexed")
+        if ("knowledge" in changed or new.memory.profile != old.memory.profile) and "engine" in loaded:
+            loaded.pop("knowledge", None)       # new search settings, or another profile's table
+            self.engine.knowledge = self.knowledge if new.knowledge.folders else None
+            if "knowledge_watcher" in loaded or new.knowledge.watch:
+                self.watch_knowledge()
+                actions.append("knowledge folders re-indexed in the background")
         if needs_restart:
             actions.append("restart needed for " + ", ".join(needs_restart))
         return actions

@@ -33,6 +33,7 @@ class Speculation:
     prompt: tuple[int, int] = (0, 0)    # (tokens, already cached) when generation began
     note_ids: tuple[str, ...] = ()      # the notes in its prompt, in the order written
     pieces: list[str] = field(default_factory=list)
+    knowledge: list = field(default_factory=list)   # passages of the user's files in its prompt
     first_sentence: str | None = None
     _stream: Iterator[str] | None = None
     _finished: bool = False
