@@ -164,6 +164,16 @@ def knowledge_lines(hits: Sequence, budget: int, question: str = "") -> list[str
     return lines
 
 
+NO_NOTES = ("[Notes from earlier conversations]\n(none about this: if the answer is not in our conversation "
+            "above, say you don't know)")
+_PERSONAL = re.compile(r"\b(my|our|mine|ours|me|we|i)\b", re.IGNORECASE)
+
+
+def asks_about_the_user(text: str) -> bool:
+    """A question about the user's own life ("What's my cousin's favourite film?")."""
+    return text.rstrip().endswith("?") and bool(_PERSONAL.search(text))
+
+
 def build_messages(cfg: LlmConfig, user_text: str, history: list[HistoryTurn],
                    memories: list[Hit], docs: list[DocHit], read_first: Sequence[str] = (),
                    knowledge: Sequence = (), knowledge_tokens: int = 200) -> list[dict]:
@@ -172,6 +182,10 @@ def build_messages(cfg: LlmConfig, user_text: str, history: list[HistoryTurn],
     notes = notes_within(memories, cfg.notes_tokens, read_first)
     if notes:
         context.append("[Notes from earlier conversations]\n" + "\n".join(notes))
+    elif asks_about_the_user(user_text):
+        # Said outright: with no notes at all, the 1.5B model invented "Your cousin's
+        # favourite film is The Godfather" (benchmarks/answers.py, mem_not_told).
+        context.append(NO_NOTES)
     if docs:
         # Framed as background: a doc that says 'Say "remember that ..."' was read out
         # as an instruction ("Remember that Ann's birthday is ...") by the 0.5B model.

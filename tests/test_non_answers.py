@@ -28,3 +28,16 @@ def test_the_readme_scenario_keeps_only_the_fact():
                  "about your sister Anna's birthday.", 0.89, context=(question.memory,))
     echo = _hit("assistant", "When my sister Anna's birthday is.", 0.88, context=(question.memory,))
     assert rank_memories([question, fact, sorry, echo], 4) == [fact]
+
+
+def test_a_personal_question_with_no_notes_is_told_so():
+    """With no notes at all the 1.5B invented a cousin's favourite film; the prompt now says none were found."""
+    from assistant.config import LlmConfig
+    from assistant.prompt import NO_NOTES, build_messages
+    asked = build_messages(LlmConfig(), "What's my cousin's favourite film?", [], [], [])
+    assert NO_NOTES in asked[-1]["content"]
+    general = build_messages(LlmConfig(), "What's the capital of Italy?", [], [], [])
+    assert general[-1]["content"] == "What's the capital of Italy?"
+    fact = _hit("user", "My cousin's favourite film is Alien.", 0.9)
+    noted = build_messages(LlmConfig(), "What's my cousin's favourite film?", [], [fact], [])
+    assert NO_NOTES not in noted[-1]["content"] and "Alien" in noted[-1]["content"]
