@@ -143,8 +143,11 @@ class Engine:
         memories = rank_memories(
             self.memory.search(text, self.cfg.memory.top_k * 2, exclude_ids=in_prompt, vector=vector),
             self.cfg.memory.top_k)
+        # Skill docs answer questions about the assistant ("do you keep my data private?").
+        # A statement never needs one, and given one the model acted it out: "I planted
+        # tomatoes" brought the reminder doc (0.50) and "I'll set a reminder for 6 pm".
         docs = self.skills.search(vector, self.cfg.skills.top_k, self.cfg.skills.min_relevance) \
-            if self.skills else []
+            if self.skills and _is_question(text) else []
         return vector, memories, docs
 
     def from_files(self, text: str, vector) -> list:
