@@ -13,6 +13,7 @@ The stages of a turn::
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 import uuid
@@ -98,6 +99,11 @@ def _is_question(text: str) -> bool:
     return text.rstrip().endswith("?")
 
 
+def _asks_the_assistant(text: str) -> bool:
+    """A question about the assistant itself: it says "you"."""
+    return _is_question(text) and re.search(r"\byou(?:r|rs|rself)?\b", text, re.IGNORECASE) is not None
+
+
 def _is_note(hit: Hit) -> bool:
     """A user's question states nothing; a reply that admits not knowing, or only echoes
     the question before it, is no evidence either (it stays in the history)."""
@@ -144,10 +150,13 @@ class Engine:
             self.memory.search(text, self.cfg.memory.top_k * 2, exclude_ids=in_prompt, vector=vector),
             self.cfg.memory.top_k)
         # Skill docs answer questions about the assistant ("do you keep my data private?").
-        # A statement never needs one, and given one the model acted it out: "I planted
-        # tomatoes" brought the reminder doc (0.50) and "I'll set a reminder for 6 pm".
+        # Anything else never needs one, and given one the model acted it out: "I planted
+        # tomatoes" brought the reminder doc (0.50) and "I'll set a reminder for 6 pm";
+        # "What's my gym locker number?" brought the forget doc (0.61) and was answered
+        # with its example. Relevance alone cannot tell these apart (privacy doc for
+        # "Where do you keep my memories?": 0.60), being asked about oneself can.
         docs = self.skills.search(vector, self.cfg.skills.top_k, self.cfg.skills.min_relevance) \
-            if self.skills and _is_question(text) else []
+            if self.skills and _asks_the_assistant(text) else []
         return vector, memories, docs
 
     def from_files(self, text: str, vector) -> list:

@@ -43,12 +43,14 @@ def test_a_personal_question_with_no_notes_is_told_so():
     assert NO_NOTES not in noted[-1]["content"] and "Alien" in noted[-1]["content"]
 
 
-def test_skill_docs_come_only_with_questions(runtime):
-    """A statement never brings a skill doc into the prompt (the model acted the reminder doc
-    out on "I planted tomatoes"); a question about the assistant still does."""
+def test_skill_docs_come_only_with_questions_about_the_assistant(runtime):
+    """A statement, or a question about the user's own things, never brings a skill doc into
+    the prompt (the model acted them out); a question about the assistant still does."""
     from assistant.engine import Engine
     engine = Engine(runtime.cfg, None, runtime.embedder, runtime.store, runtime.skills)
     _, _, docs = engine.retrieve("I planted tomatoes in the garden this morning.")
+    assert docs == []
+    _, _, docs = engine.retrieve("What's my gym locker number?")
     assert docs == []
     _, _, docs = engine.retrieve("Do you keep my data private?")
     assert [d.doc.name for d in docs] == ["privacy"]
