@@ -46,7 +46,8 @@ class Runtime:
             from audio.tts import Synthesizer
             return Synthesizer(cfg.tts, path)
         from .llm import LocalLLM
-        return LocalLLM(cfg.llm, path)
+        from .llm_remote import build
+        return build(cfg.llm, LocalLLM(cfg.llm, path))      # llm.backend "openai": server first
 
     @cached_property
     def stt(self):
@@ -81,7 +82,8 @@ class Runtime:
         settings = StoreSettings(flush_rows=m.flush_rows, flush_seconds=m.flush_seconds,
                                  compact_fragments=m.compact_fragments, retention_minutes=m.retention_minutes,
                                  ann_min_rows=m.ann_min_rows, ann_target_recall=m.ann_target_recall)
-        store = MemoryStore(self.paths.memory_db, self.embedder.dim, m.profile, settings)
+        from .storage import memory_location
+        store = MemoryStore(memory_location(m, self.paths), self.embedder.dim, m.profile, settings)
         atexit.register(store.close)        # unflushed turns are written before the process ends
         return store
 

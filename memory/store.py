@@ -9,6 +9,12 @@ Writes are batched (``memory.buffer``) because every Lance append is a new data 
 unflushed rows are searched too. Compaction, version cleanup and indexes are kept by
 ``memory.maintenance``. Readers in other processes see each flushed write at once
 (``read_consistency_interval=0``).
+
+The table may also live on an S3 object store shared by several devices
+(``memory.location``): then reads may be ``refresh_seconds`` stale, a failed write is
+retried after checking which of its rows did land (a commit whose outcome is unknown is
+never dropped nor doubled), and while the store is unreachable searches fall back to the
+rows not yet written, turns go on, and what they say waits in this device's journal.
 """
 from __future__ import annotations
 
@@ -28,6 +34,7 @@ from assistant.errors import MemoryStoreError
 
 from .buffer import WriteBuffer
 from .journal import Journal
+from .location import Location, StoreUnavailable, explain, preflight
 
 log = logging.getLogger(__name__)
 
@@ -110,13 +117,26 @@ def _first_line(e: Exception) -> str:
     return (str(e).splitlines() or [e.__class__.__name__])[0][:160]
 
 
-def unreadable(path: Path, e: Exception) -> MemoryStoreError:
+def unreadable(path, e: Exception) -> MemoryStoreError:
+    if isinstance(path, Location) and path.remote:
+        return explain(path, e)
     return MemoryStoreError(f"memory database {path} is unreadable ({_first_line(e)}); restore it "
                             "from a backup, or move it away to start afresh")
 
 
-def open_db(path: Path):
+def open_db(path: Path | Location):
     import lancedb
+    if isinstance(path, Location):
+        if not path.remote:
+            return open_db(path.path)
+        preflight(path)             # a one-line error naming what is wrong, before any local change
+        try:
+            db = lancedb.connect(path.uri, storage_options=path.connect_options(),
+                                 read_consistency_interval=dt.timedelta(seconds=path.refresh_seconds))
+        except Exception as e:
+            raise explain(path, e) from None
+        path.path.mkdir(parents=True, exist_ok=True)
+        return db
     if path.exists() and not path.is_dir():
         raise MemoryStoreError(f"memory database {path} is a file, not a directory; move it "
                                "away or choose another --home")
@@ -158,18 +178,37 @@ class StoreSettings:
     background: bool = True             # flush and maintain in a background thread
 
 
+@dataclass
+class Health:
+    """Whether the store answered the last time it was asked; shown by stats and status."""
+    ok: bool = True
+    error: str = ""
+    since: float = field(default_factory=time.time)
+
+    def set(self, ok: bool, error: str = "") -> bool:
+        """Record the outcome; True when it changed (log it once, not every retry)."""
+        changed = ok != self.ok
+        if changed:
+            self.since = time.time()
+        self.ok, self.error = ok, "" if ok else error
+        return changed
+
+
 class MemoryStore:
-    def __init__(self, db_path: Path, dim: int, profile: str = "default",
+    def __init__(self, db_path: Path | Location, dim: int, profile: str = "default",
                  settings: StoreSettings | None = None) -> None:
         from .maintenance import Maintainer
-        self.path, self.dim, self.profile = db_path, dim, profile
+        self.location = db_path if isinstance(db_path, Location) else Location.local(db_path)
+        self.path, self.dim, self.profile = self.location.path, dim, profile
         self.settings = settings or StoreSettings()
-        self.db = open_db(db_path)
+        self.health = Health()
+        self._uncertain = False     # the last write failed: some of its rows may have landed
+        self.db = open_db(self.location)
         self.table = self._open_table()
         self._lock = threading.RLock()      # one writer at a time inside this process
         self._journal_lock = threading.Lock()
         self.buffer = WriteBuffer()
-        self.journal = Journal(db_path)
+        self.journal = Journal(self.path)      # on this device, for a remote store too
         self.maintainer = Maintainer(self)
         self._closed = False
         self._replay_orphans()
@@ -187,7 +226,7 @@ class MemoryStore:
             width = table.schema.field("vector").type.list_size
             if width != self.dim:
                 raise MemoryStoreError(
-                    f"memory database {self.path} holds {width}-d vectors but the embedding model "
+                    f"memory database {self.location} holds {width}-d vectors but the embedding model "
                     f"gives {self.dim}-d; use the model it was built with or another --home")
             missing = {k: v for k, v in _MIGRATIONS.items() if k not in table.schema.names}
             if missing:
@@ -197,7 +236,7 @@ class MemoryStore:
         except MemoryStoreError:
             raise
         except Exception as e:
-            raise unreadable(self.path, e)
+            raise unreadable(self.location, e)
 
     def where(self, extra: str = "") -> str:
         base = f"profile = {quote(self.profile)}"
@@ -223,8 +262,20 @@ class MemoryStore:
             if not memories:
                 return 0
             try:
-                self._write(memories, vectors)
-            except MemoryStoreError:
+                if self._uncertain:     # "commit result unknown": write only what did not land
+                    present = self._present_anywhere([m.id for m in memories])
+                    kept = [(m, v) for m, v in zip(memories, vectors) if m.id not in present]
+                    if present:
+                        log.info("%d of %d rows of an uncertain write had landed", len(present), len(memories))
+                    if kept:
+                        self._write([m for m, _ in kept], [v for _, v in kept])
+                else:
+                    self._write(memories, vectors)
+                self._uncertain = False
+                self._mark(True)
+            except MemoryStoreError as e:
+                self._uncertain = True
+                self._mark(False, str(e))
                 self.buffer.put_back(memories, vectors)
                 raise
             with self._journal_lock:
@@ -245,6 +296,8 @@ class MemoryStore:
         try:
             self.table.add(pa.Table.from_pylist(rows, schema=_schema(self.dim)))
         except Exception as e:
+            if self.location.remote:
+                raise explain(self.location, e) from None
             raise MemoryStoreError(f"cannot write to memory database {self.path} "
                                    f"({_first_line(e)}); check free disk space and permissions")
 
@@ -327,16 +380,52 @@ class MemoryStore:
         self.journal.close()
 
     # -- reading --------------------------------------------------------------------
+    def _mark(self, ok: bool, error: str = "") -> None:
+        if self.health.set(ok, error):
+            if ok:
+                log.warning("memory store %s is reachable again", self.location)
+            else:
+                log.warning("memory store %s is unreachable (%s); turns go on, unwritten memories wait "
+                            "in the journal", self.location, error)
+
+    def _soft(self, fn, default):
+        """A read a turn needs: on a remote store that is away, ``default`` (the rows not
+        yet written are still searched) instead of failing the turn. Once it is known to
+        be away, turns do not wait on it: the maintenance thread probes until it is back."""
+        if not self.location.remote:
+            return fn()
+        if not self.health.ok:
+            return default
+        try:
+            value = fn()
+        except StoreUnavailable as e:
+            self._mark(False, str(e))
+            return default
+        self._mark(True)
+        return value
+
     def _guard(self, fn, verb: str = "read"):
         try:
             return fn()
         except MemoryStoreError:
             raise
         except Exception as e:
+            if self.location.remote:
+                raise explain(self.location, e) from None
             if verb == "read":
                 raise unreadable(self.path, e)
             raise MemoryStoreError(f"cannot {verb} memory database {self.path} ({_first_line(e)}); "
                                    "check free disk space and permissions")
+
+    def probe(self) -> bool:
+        """Is the store reachable again? (a cheap read; sets ``health``)."""
+        try:
+            self._guard(lambda: self.table.count_rows())
+        except MemoryStoreError as e:
+            self._mark(False, str(e))
+            return False
+        self._mark(True)
+        return True
 
     def _mine(self, rows: list[dict], active_only: bool) -> list[dict]:
         return [r for r in rows if r["profile"] == self.profile and not (active_only and r["superseded_by"])]
@@ -359,7 +448,7 @@ class MemoryStore:
         def build():
             q = self.table.search(vector.astype(np.float32)).metric("cosine").with_row_id(True)
             return self.maintainer.tune(q, 2 * n).select(READ_COLUMNS + ["_distance"])
-        out = [(r, 1.0 - float(r["_distance"])) for r in self._top(build, n, active_only)]
+        out = [(r, 1.0 - float(r["_distance"])) for r in self._soft(lambda: self._top(build, n, active_only), [])]
         out += self.buffer.dense(vector, n, active_only)
         out.sort(key=lambda x: -x[1])
         return out[:n]
@@ -372,7 +461,7 @@ class MemoryStore:
             return (self.table.search(text, query_type="fts", fts_columns="doc").with_row_id(True)
                     .select(READ_COLUMNS + ["_score"]))
         try:
-            rows = self._top(build, n, active_only)
+            rows = self._soft(lambda: self._top(build, n, active_only), [])
         except MemoryStoreError as e:             # e.g. a query of stop words only
             log.debug("full-text search failed for %r: %s", text, e)
             return []
@@ -393,8 +482,8 @@ class MemoryStore:
         found = []
         if rowids:
             cond = f"_rowid IN ({', '.join(map(str, rowids))})"
-            found = self._guard(lambda: arrow_rows(self.table.search().where(cond).select(READ_COLUMNS)
-                                                   .limit(None).to_arrow()))
+            found = self._soft(lambda: self._guard(lambda: arrow_rows(
+                self.table.search().where(cond).select(READ_COLUMNS).limit(None).to_arrow())), [])
         found += self.buffer.rows()
         return [r for r in found if (r["session_id"], r["seq"]) in keys and r["profile"] == self.profile]
 
@@ -415,7 +504,7 @@ class MemoryStore:
 
     def facts(self, active_only: bool = True) -> list[tuple[Memory, np.ndarray]]:
         cond = self.where("kind = 'fact'" + (f" AND {ACTIVE}" if active_only else ""))
-        rows = self._guard(lambda: self.table.search().where(cond).limit(None).to_list())
+        rows = self._soft(lambda: self._guard(lambda: self.table.search().where(cond).limit(None).to_list()), [])
         out = [(row_memory(r), np.asarray(r["vector"], np.float32)) for r in rows]
         out += [(row_memory(r), np.asarray(r["vector"], np.float32)) for r in self.buffer.rows()
                 if r["kind"] == "fact" and (not active_only or not r["superseded_by"])]
