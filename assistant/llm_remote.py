@@ -87,11 +87,21 @@ class FallbackLLM:
     """The remote model first, the local one when it fails; otherwise the local's interface."""
 
     def __init__(self, remote: RemoteLLM, local, cfg: LlmConfig) -> None:
-        self.remote, self.local, self.cfg = remote, local, cfg
+        self.remote, self.local, self._cfg = remote, local, cfg
         self.state = BackendStatus(cfg.backend, cfg.base_url)
         self.last_prompt = (0, 0)
 
+    @property
+    def cfg(self) -> LlmConfig:
+        return self._cfg
+
+    @cfg.setter
+    def cfg(self, value: LlmConfig) -> None:    # a live config edit reaches both models
+        self._cfg = self.remote.cfg = self.local.cfg = value
+
     def __getattr__(self, name):        # anything else (e.g. ``llm``): the local model's
+        if name in ("local", "remote", "_cfg", "state"):
+            raise AttributeError(name)
         return getattr(self.local, name)
 
     # -- what the engine and status read ------------------------------------------------

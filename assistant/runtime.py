@@ -164,9 +164,9 @@ class Runtime:
     # stage → (keys that need a new component, when the other keys take effect)
     RELOADABLE = {"tts": (("voice",), "from the next sentence"),
                   "stt": (("model", "compute_type", "threads"), "from the next utterance"),
-                  "llm": (("model",), "from the next turn")}
+                  "llm": (("model", "backend", "base_url", "remote_model", "api_key_env"), "from the next turn")}
     RESTART_KEYS = {("audio", "input_device"), ("audio", "output_device"), ("memory", "embedding_model"),
-                    ("llm", "context_tokens"), ("llm", "threads")}
+                    ("llm", "context_tokens"), ("llm", "threads"), ("memory", "uri"), ("memory", "storage_options")}
 
     def reconfigure(self, new: Config) -> list[str]:
         """Apply a new config, rebuilding only the components whose section changed.

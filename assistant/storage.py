@@ -23,3 +23,18 @@ def memory_location(m: MemoryConfig, paths: AppPaths) -> Location:
         return Location.local(Path(m.uri.removeprefix("file://")).expanduser())
     return Location(m.uri, {k: _text(v) for k, v in m.storage_options.items()},
                     cache_dir_for(paths.data_dir / "memory-remote", m.uri), m.refresh_seconds)
+
+
+def remote_status(runtime) -> dict:
+    """What ``status`` says about the shared parts, without loading anything."""
+    built = runtime.__dict__
+    out: dict = {}
+    store = built.get("store")
+    if store is not None:
+        out["memory_store"] = {"location": store.location.uri, "remote": store.location.remote,
+                               "health": "ok" if store.health.ok else "unreachable",
+                               "error": store.health.error or None, "unwritten": len(store.buffer)}
+    llm = built.get("llm")
+    if llm is not None and hasattr(llm, "status"):
+        out["llm_backend"] = llm.status()
+    return out
