@@ -168,6 +168,9 @@ def explain(loc: Location, e: Exception) -> MemoryStoreError:
     if any(s in text for s in ("error sending request", "connect", "dns error", "timed out", "Timeout")):
         return StoreUnavailable(f"memory store {loc.uri}: cannot reach endpoint {loc.endpoint}; check "
                                 "memory.storage_options.endpoint and that the store is running")
+    if re.search(r"non-2xx status code: 5\d\d|InternalError|ServiceUnavailable|SlowDown", text):
+        return StoreUnavailable(f"memory store {loc.uri}: {loc.endpoint} answers with server errors; "
+                                "check that the store (and its disks) are healthy")
     return MemoryStoreError(f"memory store {loc.uri} failed ({first}); check memory.uri and "
                             "[memory.storage_options]")
 

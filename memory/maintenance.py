@@ -55,7 +55,7 @@ class Maintainer:
         self.ann_file = "memories.ann.json"
         self.purge_file = "memories.purge-due"
         self._retry_at = 0.0
-        self._shared_at = time.monotonic()
+        self._shared_at = self._refreshed_at = time.monotonic()
         self.ann = self._load_ann()
         self._thread: threading.Thread | None = None
         self._finish_due_purge()
@@ -85,6 +85,10 @@ class Maintainer:
                 if not self.store.health.ok and now >= self._retry_at and not self.store.probe():
                     self._retry_at = now + RETRY_SECONDS
                     continue
+                if self.store.replica is not None and now - self._refreshed_at >= self.store.location.refresh_seconds:
+                    self._refreshed_at = now        # other devices' writes, into the local copy
+                    if not self.store.refresh():
+                        self._retry_at = now + RETRY_SECONDS
                 if now >= self._retry_at and (len(self.store.buffer) >= self.settings.flush_rows or (
                         oldest is not None and now - oldest >= self.settings.flush_seconds)):
                     self.store.flush()

@@ -205,6 +205,11 @@ class MemoryStore:
         self._uncertain = False     # the last write failed: some of its rows may have landed
         self.db = open_db(self.location)
         self.table = self._open_table()
+        self.replica = None         # remote: the local copy turns search (memory.replica)
+        if self.location.remote:
+            from .replica import Replica
+            self.replica = Replica(self.location, TABLE)
+            self.refresh()
         self._lock = threading.RLock()      # one writer at a time inside this process
         self._journal_lock = threading.Lock()
         self.buffer = WriteBuffer()
@@ -242,6 +247,23 @@ class MemoryStore:
         base = f"profile = {quote(self.profile)}"
         return f"{base} AND ({extra})" if extra else base
 
+    @property
+    def reads(self):
+        """The table searches and listings read: the local copy of a remote table."""
+        return self.replica.table() if self.replica is not None else self.table
+
+    def refresh(self) -> bool:
+        """Remote: fetch what other devices (and this one) wrote into the local copy."""
+        if self.replica is None:
+            return True
+        try:
+            self.replica.sync()
+        except Exception as e:
+            self._mark(False, str(explain(self.location, e)))
+            return False
+        self._mark(True)
+        return True
+
     # -- writing --------------------------------------------------------------------
     def add(self, memories: list[Memory], vectors: np.ndarray) -> None:
         """Queue rows for the next batched write; they are searchable at once."""
@@ -273,6 +295,7 @@ class MemoryStore:
                     self._write(memories, vectors)
                 self._uncertain = False
                 self._mark(True)
+                self.refresh()          # the rows are searchable in the copy before they leave the buffer
             except MemoryStoreError as e:
                 self._uncertain = True
                 self._mark(False, str(e))
@@ -335,6 +358,7 @@ class MemoryStore:
         with self._lock:
             self._guard(lambda: self.table.update(where=self.where(f"id IN {id_list(old_ids)}"),
                                                   values={"superseded_by": new_id}), "write to")
+            self.refresh()
 
     def delete(self, ids: list[str]) -> int:
         """Forget these memories: gone from search now, from disk after cleanup (see purge)."""
@@ -348,6 +372,7 @@ class MemoryStore:
             found = self._guard(lambda: self._fragments_of(cond), "read")
             if found:
                 self._guard(lambda: self.table.delete(cond), "write to")
+                self.refresh()
                 self.maintainer.purge(found)
         return removed + sum(found.values())
 
@@ -360,6 +385,7 @@ class MemoryStore:
             found = self._guard(lambda: self._fragments_of(cond), "read")
             if found:
                 self._guard(lambda: self.table.delete(cond), "write to")
+                self.refresh()
                 self.maintainer.purge(found)
         return removed + sum(found.values())
 
@@ -392,8 +418,8 @@ class MemoryStore:
         """A read a turn needs: on a remote store that is away, ``default`` (the rows not
         yet written are still searched) instead of failing the turn. Once it is known to
         be away, turns do not wait on it: the maintenance thread probes until it is back."""
-        if not self.location.remote:
-            return fn()
+        if not self.location.remote or self.replica is not None:
+            return fn()                 # local disk, or the local copy of a remote table
         if not self.health.ok:
             return default
         try:
@@ -418,14 +444,8 @@ class MemoryStore:
                                    "check free disk space and permissions")
 
     def probe(self) -> bool:
-        """Is the store reachable again? (a cheap read; sets ``health``)."""
-        try:
-            self._guard(lambda: self.table.count_rows())
-        except MemoryStoreError as e:
-            self._mark(False, str(e))
-            return False
-        self._mark(True)
-        return True
+        """Is the store reachable again? (a sync of the copy; sets ``health``)."""
+        return self.refresh()
 
     def _mine(self, rows: list[dict], active_only: bool) -> list[dict]:
         return [r for r in rows if r["profile"] == self.profile and not (active_only and r["superseded_by"])]
@@ -446,7 +466,7 @@ class MemoryStore:
     def dense(self, vector: np.ndarray, n: int, active_only: bool = True) -> list[tuple[dict, float]]:
         """Nearest rows by cosine: (row with its vector, cosine), flushed and unflushed."""
         def build():
-            q = self.table.search(vector.astype(np.float32)).metric("cosine").with_row_id(True)
+            q = self.reads.search(vector.astype(np.float32)).metric("cosine").with_row_id(True)
             return self.maintainer.tune(q, 2 * n).select(READ_COLUMNS + ["_distance"])
         out = [(r, 1.0 - float(r["_distance"])) for r in self._soft(lambda: self._top(build, n, active_only), [])]
         out += self.buffer.dense(vector, n, active_only)
@@ -458,7 +478,7 @@ class MemoryStore:
         if not text.strip() or not self.maintainer.has_fts():
             return []
         def build():
-            return (self.table.search(text, query_type="fts", fts_columns="doc").with_row_id(True)
+            return (self.reads.search(text, query_type="fts", fts_columns="doc").with_row_id(True)
                     .select(READ_COLUMNS + ["_score"]))
         try:
             rows = self._soft(lambda: self._top(build, n, active_only), [])
@@ -483,14 +503,14 @@ class MemoryStore:
         if rowids:
             cond = f"_rowid IN ({', '.join(map(str, rowids))})"
             found = self._soft(lambda: self._guard(lambda: arrow_rows(
-                self.table.search().where(cond).select(READ_COLUMNS).limit(None).to_arrow())), [])
+                self.reads.search().where(cond).select(READ_COLUMNS).limit(None).to_arrow())), [])
         found += self.buffer.rows()
         return [r for r in found if (r["session_id"], r["seq"]) in keys and r["profile"] == self.profile]
 
     def get(self, ids: list[str]) -> list[Memory]:
         if not ids:
             return []
-        rows = self._guard(lambda: self.table.search().where(self.where(f"id IN {id_list(ids)}"))
+        rows = self._guard(lambda: self.reads.search().where(self.where(f"id IN {id_list(ids)}"))
                            .select(FIELDS).limit(None).to_list())
         found = {r["id"]: row_memory(r) for r in rows}
         found.update({m.id: m for m in self.buffer.memories() if m.id in ids})
@@ -499,12 +519,12 @@ class MemoryStore:
     def find_prefix(self, prefix: str) -> list[Memory]:
         """Memories whose id starts with ``prefix`` (the CLI shows 8 characters)."""
         cond = self.where(f"id LIKE {quote(prefix.replace('%', '').replace('_', '') + '%')}")
-        rows = self._guard(lambda: self.table.search().where(cond).select(FIELDS).limit(None).to_list())
+        rows = self._guard(lambda: self.reads.search().where(cond).select(FIELDS).limit(None).to_list())
         return [row_memory(r) for r in rows] + [m for m in self.buffer.memories() if m.id.startswith(prefix)]
 
     def facts(self, active_only: bool = True) -> list[tuple[Memory, np.ndarray]]:
         cond = self.where("kind = 'fact'" + (f" AND {ACTIVE}" if active_only else ""))
-        rows = self._soft(lambda: self._guard(lambda: self.table.search().where(cond).limit(None).to_list()), [])
+        rows = self._soft(lambda: self._guard(lambda: self.reads.search().where(cond).limit(None).to_list()), [])
         out = [(row_memory(r), np.asarray(r["vector"], np.float32)) for r in rows]
         out += [(row_memory(r), np.asarray(r["vector"], np.float32)) for r in self.buffer.rows()
                 if r["kind"] == "fact" and (not active_only or not r["superseded_by"])]
@@ -513,34 +533,34 @@ class MemoryStore:
     def iter_all(self, with_vectors: bool = False) -> Iterator[dict]:
         """Every row of this profile, oldest first (export)."""
         cols = FIELDS + (["vector"] if with_vectors else [])
-        rows = self._guard(lambda: self.table.search().where(self.where()).select(cols).limit(None).to_arrow())
+        rows = self._guard(lambda: self.reads.search().where(self.where()).select(cols).limit(None).to_arrow())
         rows = rows.sort_by([("ts", "ascending"), ("seq", "ascending")]).to_pylist()
         pending = [{k: r[k] for k in cols} for r in self.buffer.rows()]
         yield from sorted(rows + pending, key=lambda r: (r["ts"], r["seq"]))
 
     def recent(self, limit: int = 20, kind: str | None = None) -> list[Memory]:
         cond = self.where(f"kind = {quote(kind)}" if kind else "")
-        table = self._guard(lambda: self.table.search().where(cond).select(FIELDS).limit(None).to_arrow())
+        table = self._guard(lambda: self.reads.search().where(cond).select(FIELDS).limit(None).to_arrow())
         rows = table.sort_by([("ts", "descending")]).slice(0, max(limit, 0)).to_pylist()
         rows += [asdict(m) for m in self.buffer.memories() if not kind or m.kind == kind]
         rows.sort(key=lambda r: (r["ts"], r["seq"]), reverse=True)
         return [row_memory(r) for r in rows[:limit]]
 
     def count(self, extra: str = "") -> int:
-        n = self._guard(lambda: self.table.count_rows(self.where(extra)))
+        n = self._guard(lambda: self.reads.count_rows(self.where(extra)))
         return n + len(self.buffer) if not extra else n
 
     def existing_ids(self, ids: list[str]) -> set[str]:
         found: set[str] = set()
         for start in range(0, len(ids), 500):
             part = ids[start:start + 500]
-            rows = self._guard(lambda: self.table.search().where(self.where(f"id IN {id_list(part)}"))
+            rows = self._guard(lambda: self.reads.search().where(self.where(f"id IN {id_list(part)}"))
                                .select(["id"]).limit(None).to_list())
             found.update(r["id"] for r in rows)
         return found | {m.id for m in self.buffer.memories() if m.id in set(ids)}
 
     def next_seq(self, session_id: str) -> int:
-        rows = self._guard(lambda: self.table.search().where(self.where(f"session_id = {quote(session_id)}"))
+        rows = self._guard(lambda: self.reads.search().where(self.where(f"session_id = {quote(session_id)}"))
                            .select(["seq"]).limit(None).to_list())
         seqs = [r["seq"] for r in rows] + [m.seq for m in self.buffer.memories() if m.session_id == session_id]
         return max(seqs, default=-1) + 1
