@@ -108,7 +108,7 @@ def run(size: int, server: SeaweedFS, root: Path, queries: int) -> dict:
             lat[name]["write"].append((time.perf_counter() - t) * 1000)
     # cross-device: a second device with the product's default refresh_seconds
     other = MemoryStore(Location(loc.uri, loc.options, root / f"cache-other-{size}", 5.0), DIM,
-                        settings=StoreSettings(background=False, ann_min_rows=10**12))
+                        settings=StoreSettings(ann_min_rows=10**12))     # its maintenance thread refreshes
     other.count()
     marker = Memory(text="cross-device marker", role="user", session_id="x")
     remote.buffer.add([marker], rng.normal(size=(1, DIM)).astype(np.float32))

@@ -146,7 +146,7 @@ class MemoryService:
             holder = store.maintainer.lease.holder()
             where.update(endpoint=loc.endpoint, health="ok" if store.health.ok else "unreachable",
                          health_error=store.health.error or None, journal_dir=str(loc.cache_dir),
-                         refresh_seconds=loc.refresh_seconds,
+                         refresh_seconds=loc.refresh_seconds, local_copy_bytes=store.replica.size_bytes(),
                          maintenance_lease=holder["owner"] if holder else None)
         return {**where, "profile": store.profile, "memories": store.count(), "turns": kinds["turn"], "facts": kinds["fact"],
                 "superseded_facts": store.count("kind = 'fact' AND superseded_by != ''"),

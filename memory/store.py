@@ -206,6 +206,7 @@ class MemoryStore:
         self.db = open_db(self.location)
         self.table = self._open_table()
         self.replica = None         # remote: the local copy turns search (memory.replica)
+        self._synced_at = 0.0
         if self.location.remote:
             from .replica import Replica
             self.replica = Replica(self.location, TABLE)
@@ -250,7 +251,11 @@ class MemoryStore:
     @property
     def reads(self):
         """The table searches and listings read: the local copy of a remote table."""
-        return self.replica.table() if self.replica is not None else self.table
+        if self.replica is None:
+            return self.table
+        if not self.settings.background and time.monotonic() - self._synced_at >= self.location.refresh_seconds:
+            self.refresh()              # no maintenance thread to keep the copy fresh: do it here
+        return self.replica.table()
 
     def refresh(self) -> bool:
         """Remote: fetch what other devices (and this one) wrote into the local copy."""
@@ -258,6 +263,7 @@ class MemoryStore:
             return True
         try:
             self.replica.sync()
+            self._synced_at = time.monotonic()
         except Exception as e:
             self._mark(False, str(explain(self.location, e)))
             return False
