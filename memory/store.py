@@ -11,10 +11,12 @@ unflushed rows are searched too. Compaction, version cleanup and indexes are kep
 (``read_consistency_interval=0``).
 
 The table may also live on an S3 object store shared by several devices
-(``memory.location``): then reads may be ``refresh_seconds`` stale, a failed write is
-retried after checking which of its rows did land (a commit whose outcome is unknown is
-never dropped nor doubled), and while the store is unreachable searches fall back to the
-rows not yet written, turns go on, and what they say waits in this device's journal.
+(``memory.location``). Writes go to the store; reads go to a local copy of its files
+(``memory.replica``), synced after each write of this device and every
+``refresh_seconds`` for the others'. A failed write is retried after checking which of
+its rows did land (a commit whose outcome is unknown is never dropped nor doubled).
+While the store is unreachable ``health`` says so, turns go on searching the copy and
+the rows not yet written, and what they say waits in this device's journal.
 """
 from __future__ import annotations
 
@@ -34,7 +36,7 @@ from assistant.errors import MemoryStoreError
 
 from .buffer import WriteBuffer
 from .journal import Journal
-from .location import Location, StoreUnavailable, explain, preflight
+from .location import Location, explain, preflight
 
 log = logging.getLogger(__name__)
 
@@ -420,22 +422,6 @@ class MemoryStore:
                 log.warning("memory store %s is unreachable (%s); turns go on, unwritten memories wait "
                             "in the journal", self.location, error)
 
-    def _soft(self, fn, default):
-        """A read a turn needs: on a remote store that is away, ``default`` (the rows not
-        yet written are still searched) instead of failing the turn. Once it is known to
-        be away, turns do not wait on it: the maintenance thread probes until it is back."""
-        if not self.location.remote or self.replica is not None:
-            return fn()                 # local disk, or the local copy of a remote table
-        if not self.health.ok:
-            return default
-        try:
-            value = fn()
-        except StoreUnavailable as e:
-            self._mark(False, str(e))
-            return default
-        self._mark(True)
-        return value
-
     def _guard(self, fn, verb: str = "read"):
         try:
             return fn()
@@ -474,7 +460,7 @@ class MemoryStore:
         def build():
             q = self.reads.search(vector.astype(np.float32)).metric("cosine").with_row_id(True)
             return self.maintainer.tune(q, 2 * n).select(READ_COLUMNS + ["_distance"])
-        out = [(r, 1.0 - float(r["_distance"])) for r in self._soft(lambda: self._top(build, n, active_only), [])]
+        out = [(r, 1.0 - float(r["_distance"])) for r in self._top(build, n, active_only)]
         out += self.buffer.dense(vector, n, active_only)
         out.sort(key=lambda x: -x[1])
         return out[:n]
@@ -487,7 +473,7 @@ class MemoryStore:
             return (self.reads.search(text, query_type="fts", fts_columns="doc").with_row_id(True)
                     .select(READ_COLUMNS + ["_score"]))
         try:
-            rows = self._soft(lambda: self._top(build, n, active_only), [])
+            rows = self._top(build, n, active_only)
         except MemoryStoreError as e:             # e.g. a query of stop words only
             log.debug("full-text search failed for %r: %s", text, e)
             return []
@@ -508,8 +494,8 @@ class MemoryStore:
         found = []
         if rowids:
             cond = f"_rowid IN ({', '.join(map(str, rowids))})"
-            found = self._soft(lambda: self._guard(lambda: arrow_rows(
-                self.reads.search().where(cond).select(READ_COLUMNS).limit(None).to_arrow())), [])
+            found = self._guard(lambda: arrow_rows(self.reads.search().where(cond).select(READ_COLUMNS)
+                                                   .limit(None).to_arrow()))
         found += self.buffer.rows()
         return [r for r in found if (r["session_id"], r["seq"]) in keys and r["profile"] == self.profile]
 
@@ -530,7 +516,7 @@ class MemoryStore:
 
     def facts(self, active_only: bool = True) -> list[tuple[Memory, np.ndarray]]:
         cond = self.where("kind = 'fact'" + (f" AND {ACTIVE}" if active_only else ""))
-        rows = self._soft(lambda: self._guard(lambda: self.reads.search().where(cond).limit(None).to_list()), [])
+        rows = self._guard(lambda: self.reads.search().where(cond).limit(None).to_list())
         out = [(row_memory(r), np.asarray(r["vector"], np.float32)) for r in rows]
         out += [(row_memory(r), np.asarray(r["vector"], np.float32)) for r in self.buffer.rows()
                 if r["kind"] == "fact" and (not active_only or not r["superseded_by"])]
