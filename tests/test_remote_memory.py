@@ -223,3 +223,32 @@ def test_credentials_in_the_config_file_are_refused_and_never_shown(cli, tmp_pat
         assert r.returncode == 2, r.stderr
         assert "storage_options" in r.stderr and "AWS_SECRET_ACCESS_KEY" in r.stderr
         assert "hunter2" not in r.stderr + r.stdout
+
+
+def test_supersession_profiles_and_export_import_work_on_the_shared_store(cli, tmp_path, seaweed):
+    _, kitchen, laptop = homes(tmp_path, seaweed, "features")
+    env = seaweed.env()
+    assert cli("memory", "add", "my favourite colour is blue", home=kitchen, env=env).returncode == 0
+    newer = cli("--json", "memory", "add", "my favourite colour is green", home=laptop, env=env)
+    assert newer.returncode == 0, newer.stderr
+    assert len(json.loads(newer.stdout)["superseded"]) == 1       # the kitchen's fact, seen from the laptop
+    facts = json.loads(cli("--json", "memory", "list", "--facts", home=kitchen, env=env).stdout)
+    assert {f["text"]: bool(f["superseded_by"]) for f in facts} == {
+        "my favourite colour is blue": True, "my favourite colour is green": False}
+    # another profile on the same store sees none of it
+    guest = tmp_path / "guest"
+    write_config(guest, f"s3://{BUCKET}/features", seaweed.storage_options(), "")
+    (guest / "config.toml").write_text((guest / "config.toml").read_text().replace(
+        "[memory]\n", '[memory]\nprofile = "guest"\n'))
+    assert json.loads(cli("--json", "memory", "list", home=guest, env=env).stdout) == []
+    # export from the shared store, import into a fresh prefix: the same memories, once
+    out = tmp_path / "export.jsonl"
+    assert cli("memory", "export", str(out), home=kitchen, env=env).returncode == 0
+    assert len(out.read_text().splitlines()) == 2
+    fresh = tmp_path / "fresh"
+    write_config(fresh, f"s3://{BUCKET}/imported", seaweed.storage_options())
+    for expected in (2, 0):                 # importing twice adds nothing
+        r = cli("--json", "memory", "import", str(out), home=fresh, env=env)
+        assert r.returncode == 0 and json.loads(r.stdout)["added"] == expected, r.stderr
+    stats = json.loads(cli("--json", "memory", "stats", home=fresh, env=env).stdout)
+    assert stats["memories"] == 2 and stats["superseded_facts"] == 1 and "FTS:doc" in stats["indexes"]
