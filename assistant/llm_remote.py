@@ -38,11 +38,10 @@ class RemoteLLM:
     """Chat completions streamed from ``cfg.base_url``; the API key from ``cfg.api_key_env``."""
 
     def __init__(self, cfg: LlmConfig) -> None:
-        import httpx
-        from openai import OpenAI
+        from openai import OpenAI, Timeout
         self.cfg = cfg
         key = os.environ.get(cfg.api_key_env) or "not-needed"   # local servers take any key
-        timeout = httpx.Timeout(connect=2.0, read=STALL_SECONDS, write=10.0, pool=2.0)
+        timeout = Timeout(connect=2.0, read=STALL_SECONDS, write=10.0, pool=2.0)
         self.client = OpenAI(base_url=cfg.base_url, api_key=key, timeout=timeout, max_retries=0)
         self._model = cfg.remote_model
 
@@ -151,6 +150,8 @@ class FallbackLLM:
                     self.state.remote_ok, self.state.last_answered_by = True, "openai"
                     self.last_prompt = (0, 0)
                     while kind == "piece":
+                        if cancel is not None and cancel.is_set():
+                            return
                         yield value
                         try:
                             kind, value = pieces.get(timeout=STALL_SECONDS)
