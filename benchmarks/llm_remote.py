@@ -77,8 +77,8 @@ def main() -> int:
     root = Path(tempfile.mkdtemp(prefix="llm-remote-"))
     server = LlamaServer(gguf, threads=args.server_threads).start()
     try:
-        rts = {"local": runtime(root / "local", "local", server.base_url, args.model),
-               "openai": runtime(root / "openai", "openai", server.base_url, args.model)}
+        rts = {"local": runtime(root / "local", "local", server.base_url, str(gguf)),
+               "openai": runtime(root / "openai", "openai", server.base_url, str(gguf))}
         rows = {name: [] for name in rts}
         for i in range(args.turns):
             for name, rt in rts.items():            # alternating: load hits both alike
