@@ -76,6 +76,7 @@ def main() -> int:
                                                           Path(os.environ["ASSISTANT_MODEL_CACHE"]), quiet=True)
     root = Path(tempfile.mkdtemp(prefix="llm-remote-"))
     server = LlamaServer(gguf, threads=args.server_threads).start()
+    rts = {}
     try:
         rts = {"local": runtime(root / "local", "local", server.base_url, str(gguf)),
                "openai": runtime(root / "openai", "openai", server.base_url, str(gguf))}
@@ -86,6 +87,9 @@ def main() -> int:
                 print(f"  {name} turn {i + 1}: {rows[name][-1]}", file=sys.stderr, flush=True)
     finally:
         server.stop()
+        for rt in rts.values():             # write their turns before their homes go
+            if "store" in rt.__dict__:
+                rt.store.close()
         shutil.rmtree(root, ignore_errors=True)
     summary = {}
     for name, turns in rows.items():

@@ -419,7 +419,7 @@ class MemoryStore:
             if ok:
                 log.warning("memory store %s is reachable again", self.location)
             else:
-                log.warning("memory store %s is unreachable (%s); turns go on, unwritten memories wait "
+                log.warning("memory store %s cannot be used (%s); turns go on, unwritten memories wait "
                             "in the journal", self.location, error)
 
     def _guard(self, fn, verb: str = "read"):
