@@ -21,7 +21,6 @@ import logging
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 from .location import Location, object_store
 
