@@ -35,6 +35,16 @@ def add_parser(sub, common) -> None:
     csub.add_parser("edit", parents=[common], help="open your config in $EDITOR, then validate it")
 
 
+def _redacted(text: str) -> str:
+    """The file's text with any credential's value hidden: they belong in the AWS
+    environment variables, and validation refuses them, but show must not print them."""
+    import re
+
+    from memory.location import CREDENTIAL_KEYS
+    keys = "|".join(sorted(CREDENTIAL_KEYS))
+    return re.sub(rf"(?im)^(\s*[\"']?(?:{keys})[\"']?\s*=\s*).*$", r'\1"<hidden: not allowed here>"', text)
+
+
 def _effective(ctx) -> dict:
     return ctx.cfg.model_dump()
 
@@ -60,7 +70,7 @@ def cmd_config(ctx) -> int:
             data = _effective(ctx)
             ctx.out(data, "\n".join(f"{s}.{k} = {json.dumps(v)}" for s, sec in data.items() for k, v in sec.items()))
         else:
-            text = file.read_text(encoding="utf-8") if file.exists() else ""
+            text = _redacted(file.read_text(encoding="utf-8")) if file.exists() else ""
             ctx.out({"file": str(file), "text": text}, text or f"# {file} does not exist yet: all defaults")
     elif action == "get":
         value = _lookup(_effective(ctx), args.key, file)

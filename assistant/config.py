@@ -76,6 +76,15 @@ class LlmConfig(Section):
     history_turns: int = Field(6, ge=0, le=100)
     notes_tokens: int = Field(120, ge=0, le=4000)   # memory notes in a prompt at most (≈ 4 chars a token)
     assistant_name: str = "Juniper"
+    # "openai": stream replies from an OpenAI-compatible server (llama_cpp.server, vLLM,
+    # Ollama, llama-server) at base_url; the local model still fills skill arguments and
+    # answers whenever the server is away, errs or is slower than first_token_timeout_s.
+    backend: Literal["local", "openai"] = "local"
+    base_url: str = Field("http://127.0.0.1:8000/v1", pattern=r"^https?://")
+    remote_model: str = Field("", max_length=200)   # the server's model name; "" = its first model
+    api_key_env: str = Field("OPENAI_API_KEY", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")  # the key's variable
+    first_token_timeout_s: float = Field(4.0, gt=0.0, le=120.0)
+    remote_retry_s: float = Field(30.0, ge=0.0, le=3600.0)     # after a failure, local only this long
     user_name: str = Field("", max_length=40)   # what to call the user ("call me Sam"); "" = unknown
     system_prompt: str = (
         "You are {name}, a voice assistant running privately on the user's computer. Your "
@@ -127,6 +136,31 @@ class MemoryConfig(Section):
     retention_minutes: float = Field(10.0, ge=0.0)
     ann_min_rows: int = Field(10000, ge=1000)
     ann_target_recall: float = Field(0.95, gt=0.0, le=1.0)
+    # Where memory lives: "" = memory.lancedb in the data directory; "s3://bucket/prefix" =
+    # an object store shared by several devices (docs/household.md). Credentials come from
+    # the AWS environment variables or ~/.aws/credentials, never from this file.
+    uri: str = Field("", max_length=1000)
+    refresh_seconds: float = Field(5.0, ge=0.0, le=3600.0)   # remote: others' writes seen within this
+    storage_options: dict[str, str | bool | int] = {}
+
+    @field_validator("uri")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        if "://" in value and not value.startswith(("s3://", "file://")):
+            raise ValueError(f"unsupported memory store {value!r}; use \"\" (local), a directory, "
+                             "or s3://bucket/prefix")
+        if value.startswith("s3://") and not value[5:].split("/", 1)[0]:
+            raise ValueError(f"memory store {value!r} names no bucket; use s3://bucket/prefix")
+        return value
+
+    @field_validator("storage_options")
+    @classmethod
+    def _no_credentials(cls, value: dict) -> dict:
+        from memory.location import check_options
+        problem = check_options(value)
+        if problem:
+            raise ValueError(problem)
+        return value
 
 
 class SkillsConfig(Section):

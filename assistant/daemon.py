@@ -254,6 +254,8 @@ class Daemon:
 
     def status(self) -> dict:
         from models.resolve import describe
+
+        from .storage import remote_status
         loop = self.loop
         return {
             "state": loop.state if loop else "starting",
@@ -278,6 +280,7 @@ class Daemon:
             "config_applied": self.config_actions,
             "settings": {"tts.speed": self.cfg.tts.speed, "llm.temperature": self.cfg.llm.temperature,
                          "tts.voice": self.cfg.tts.voice, "stt.model": self.cfg.stt.model},
+            **(remote_status(self.runtime) if getattr(self, "runtime", None) else {}),
         }
 
     def _handlers(self) -> dict:

@@ -46,7 +46,8 @@ class Runtime:
             from audio.tts import Synthesizer
             return Synthesizer(cfg.tts, path)
         from .llm import LocalLLM
-        return LocalLLM(cfg.llm, path)
+        from .llm_remote import build
+        return build(cfg.llm, LocalLLM(cfg.llm, path))      # llm.backend "openai": server first
 
     @cached_property
     def stt(self):
@@ -82,7 +83,8 @@ class Runtime:
                                  compact_fragments=m.compact_fragments, retention_minutes=m.retention_minutes,
                                  ann_min_rows=m.ann_min_rows, ann_target_recall=m.ann_target_recall,
                                  date_keys=m.date_keys)
-        store = MemoryStore(self.paths.memory_db, self.embedder.dim, m.profile, settings)
+        from .storage import memory_location
+        store = MemoryStore(memory_location(m, self.paths), self.embedder.dim, m.profile, settings)
         atexit.register(store.close)        # unflushed turns are written before the process ends
         return store
 
@@ -191,9 +193,9 @@ class Runtime:
     # stage → (keys that need a new component, when the other keys take effect)
     RELOADABLE = {"tts": (("voice",), "from the next sentence"),
                   "stt": (("model", "compute_type", "threads"), "from the next utterance"),
-                  "llm": (("model",), "from the next turn")}
+                  "llm": (("model", "backend", "base_url", "remote_model", "api_key_env"), "from the next turn")}
     RESTART_KEYS = {("audio", "input_device"), ("audio", "output_device"), ("memory", "embedding_model"),
-                    ("llm", "context_tokens"), ("llm", "threads")}
+                    ("llm", "context_tokens"), ("llm", "threads"), ("memory", "uri"), ("memory", "storage_options")}
 
     def reconfigure(self, new: Config) -> list[str]:
         """Apply a new config, rebuilding only the components whose section changed.

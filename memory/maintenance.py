@@ -13,6 +13,11 @@
   index (it keeps deleted tokens), and cleans up old versions: once the retention window
   has passed, the text is gone from disk. A due cleanup is remembered in
   ``memories.purge-due`` so that the next process finishes it.
+
+On a shared object store these small state files are objects beside the table
+(``memory.location.Sidecar``), compaction and index builds are done by one device at a
+time (``memory.lease``), and a store that is away is retried every ``RETRY_SECONDS``,
+reported once in the log and in ``health``, not every second.
 """
 from __future__ import annotations
 
@@ -25,10 +30,14 @@ import warnings
 
 import numpy as np
 
+from assistant.errors import MemoryStoreError
+
 log = logging.getLogger(__name__)
 
 ANN_SAMPLE_QUERIES = 30
 SCALAR_INDEX_ROWS = 10_000      # B-trees for the filters pay off past this many rows
+RETRY_SECONDS = 5.0             # a failed flush is retried this often
+SHARED_CHECK_SECONDS = 60.0     # remote: how often to re-read the shared ANN settings and due purge
 
 
 class Maintainer:
@@ -39,8 +48,14 @@ class Maintainer:
         self._stop = threading.Event()
         self._fts: bool | None = None
         self._due = False
-        self.ann_file = store.path / "memories.ann.json"
-        self.purge_file = store.path / "memories.purge-due"
+        from .lease import Lease
+        from .location import Sidecar
+        self.sidecar = Sidecar(store.location)
+        self.lease = Lease(self.sidecar)
+        self.ann_file = "memories.ann.json"
+        self.purge_file = "memories.purge-due"
+        self._retry_at = 0.0
+        self._shared_at = self._refreshed_at = time.monotonic()
         self.ann = self._load_ann()
         self._thread: threading.Thread | None = None
         self._finish_due_purge()
@@ -66,14 +81,29 @@ class Maintainer:
                 return
             try:
                 oldest = self.store.buffer.oldest
-                if len(self.store.buffer) >= self.settings.flush_rows or (
-                        oldest is not None and time.monotonic() - oldest >= self.settings.flush_seconds):
+                now = time.monotonic()
+                if not self.store.health.ok and now >= self._retry_at and not self.store.probe():
+                    self._retry_at = now + RETRY_SECONDS
+                    continue
+                if self.store.replica is not None and now - self._refreshed_at >= self.store.location.refresh_seconds:
+                    self._refreshed_at = now        # other devices' writes, into the local copy
+                    if not self.store.refresh():
+                        self._retry_at = now + RETRY_SECONDS
+                if now >= self._retry_at and (len(self.store.buffer) >= self.settings.flush_rows or (
+                        oldest is not None and now - oldest >= self.settings.flush_seconds)):
                     self.store.flush()
                 if self._due:
                     self._due = False
                     self._maintain()
-                self._finish_due_purge()
+                if not self.store.location.remote or now - self._shared_at >= SHARED_CHECK_SECONDS:
+                    self._shared_at = now
+                    self._finish_due_purge()
+                    if self.store.location.remote:
+                        self.ann = self._load_ann() or self.ann
+            except MemoryStoreError:    # the store is away: health says so; retry, rows wait
+                self._retry_at = time.monotonic() + RETRY_SECONDS
             except Exception:       # never kill the thread; the next flush retries
+                self._retry_at = time.monotonic() + RETRY_SECONDS
                 log.exception("memory maintenance failed")
 
     # -- after every write ------------------------------------------------------------
@@ -91,13 +121,23 @@ class Maintainer:
             self.ensure_fts()
             stats = self.store.table.stats()
             small = stats["fragment_stats"]["num_small_fragments"]
-            if small >= self.settings.compact_fragments:
-                self.optimize()
             rows = stats["num_rows"]
-            if rows >= SCALAR_INDEX_ROWS and stats["num_indices"] < 2:
-                self.build_scalar_indexes()
-            if rows >= self.settings.ann_min_rows and (not self.ann or rows >= 4 * self.ann["rows"]):
-                self.build_ann()        # first time, or the table has outgrown the partitions
+            work = (small >= self.settings.compact_fragments,
+                    rows >= SCALAR_INDEX_ROWS and stats["num_indices"] < 2,
+                    rows >= self.settings.ann_min_rows and (not self.ann or rows >= 4 * self.ann["rows"]))
+            if not any(work) or not self.lease.acquire():
+                return                  # another device is maintaining the shared table
+            try:
+                if work[0]:
+                    self.optimize()
+                if work[1]:
+                    self.build_scalar_indexes()
+                if work[2]:
+                    self.build_ann()    # first time, or the table has outgrown the partitions
+            finally:
+                self.lease.release()
+        except MemoryStoreError as e:
+            log.debug("memory maintenance skipped: %s", e)
         except Exception:
             log.exception("memory maintenance after write failed")
 
@@ -141,22 +181,30 @@ class Maintainer:
             log.exception("rewriting the files of forgotten memories failed; compaction will")
         due = time.time() + self.settings.retention_minutes * 60
         if self.settings.retention_minutes > 0:
-            self.purge_file.write_text(str(due))
+            try:
+                self.sidecar.write(self.purge_file, str(due))
+            except Exception:
+                log.exception("cannot record the due purge; the next compaction cleans up")
 
     def _finish_due_purge(self) -> None:
         try:
-            due = float(self.purge_file.read_text())
-        except (OSError, ValueError):
+            got = self.sidecar.read(self.purge_file)
+            due = float(got[0]) if got else None
+        except Exception:
             return
-        if time.time() >= due:
-            self.optimize()
-            self.purge_file.unlink(missing_ok=True)
+        if due is not None and time.time() >= due and self.lease.acquire():
+            try:
+                self.optimize()
+                self.sidecar.delete(self.purge_file)
+            finally:
+                self.lease.release()
 
     # -- ANN index --------------------------------------------------------------------
     def _load_ann(self) -> dict:
         try:
-            return json.loads(self.ann_file.read_text())
-        except (OSError, ValueError):
+            got = self.sidecar.read(self.ann_file)
+            return json.loads(got[0]) if got else {}
+        except Exception:
             return {}
 
     def tune(self, query, limit: int = 10):
@@ -201,7 +249,7 @@ class Maintainer:
             if recall >= self.settings.ann_target_recall:
                 break
         self.ann.update(chosen, build_seconds=round(built, 1))
-        self.ann_file.write_text(json.dumps(self.ann))
+        self.sidecar.write(self.ann_file, json.dumps(self.ann))
         log.info("ANN index on %d rows in %.1f s: %s", rows, built, self.ann)
         return self.ann
 

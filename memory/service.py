@@ -136,8 +136,19 @@ class MemoryService:
         t = table.stats()
         versions = len(table.list_versions())
         kinds = {k: store.count(f"kind = '{k}'") for k in ("turn", "fact")}
-        disk = sum(p.stat().st_size for p in (store.path / "memories.lance").rglob("*") if p.is_file())
-        return {"profile": store.profile, "memories": store.count(), "turns": kinds["turn"], "facts": kinds["fact"],
+        loc = store.location
+        if loc.remote:
+            disk = t.get("total_bytes", 0)
+        else:
+            disk = sum(p.stat().st_size for p in (store.path / "memories.lance").rglob("*") if p.is_file())
+        where = {"location": loc.uri, "remote": loc.remote}
+        if loc.remote:
+            holder = store.maintainer.lease.holder()
+            where.update(endpoint=loc.endpoint, health="ok" if store.health.ok else "unreachable",
+                         health_error=store.health.error or None, journal_dir=str(loc.cache_dir),
+                         refresh_seconds=loc.refresh_seconds, local_copy_bytes=store.replica.size_bytes(),
+                         maintenance_lease=holder["owner"] if holder else None)
+        return {**where, "profile": store.profile, "memories": store.count(), "turns": kinds["turn"], "facts": kinds["fact"],
                 "superseded_facts": store.count("kind = 'fact' AND superseded_by != ''"),
                 "unflushed": len(store.buffer), "all_profiles_rows": t["num_rows"],
                 "data_files": t["fragment_stats"]["num_fragments"], "versions": versions, "disk_bytes": disk,

@@ -9,6 +9,14 @@ Writes are batched (``memory.buffer``) because every Lance append is a new data 
 unflushed rows are searched too. Compaction, version cleanup and indexes are kept by
 ``memory.maintenance``. Readers in other processes see each flushed write at once
 (``read_consistency_interval=0``).
+
+The table may also live on an S3 object store shared by several devices
+(``memory.location``). Writes go to the store; reads go to a local copy of its files
+(``memory.replica``), synced after each write of this device and every
+``refresh_seconds`` for the others'. A failed write is retried after checking which of
+its rows did land (a commit whose outcome is unknown is never dropped nor doubled).
+While the store is unreachable ``health`` says so, turns go on searching the copy and
+the rows not yet written, and what they say waits in this device's journal.
 """
 from __future__ import annotations
 
@@ -28,6 +36,7 @@ from assistant.errors import MemoryStoreError
 
 from .buffer import WriteBuffer
 from .journal import Journal
+from .location import Location, explain, preflight
 
 log = logging.getLogger(__name__)
 
@@ -118,13 +127,26 @@ def _first_line(e: Exception) -> str:
     return (str(e).splitlines() or [e.__class__.__name__])[0][:160]
 
 
-def unreadable(path: Path, e: Exception) -> MemoryStoreError:
+def unreadable(path, e: Exception) -> MemoryStoreError:
+    if isinstance(path, Location) and path.remote:
+        return explain(path, e)
     return MemoryStoreError(f"memory database {path} is unreadable ({_first_line(e)}); restore it "
                             "from a backup, or move it away to start afresh")
 
 
-def open_db(path: Path):
+def open_db(path: Path | Location):
     import lancedb
+    if isinstance(path, Location):
+        if not path.remote:
+            return open_db(path.path)
+        preflight(path)             # a one-line error naming what is wrong, before any local change
+        try:
+            db = lancedb.connect(path.uri, storage_options=path.connect_options(),
+                                 read_consistency_interval=dt.timedelta(seconds=path.refresh_seconds))
+        except Exception as e:
+            raise explain(path, e) from None
+        path.path.mkdir(parents=True, exist_ok=True)
+        return db
     if path.exists() and not path.is_dir():
         raise MemoryStoreError(f"memory database {path} is a file, not a directory; move it "
                                "away or choose another --home")
@@ -167,18 +189,43 @@ class StoreSettings:
     date_keys: bool = True              # index turns also under the date "yesterday" etc. means
 
 
+@dataclass
+class Health:
+    """Whether the store answered the last time it was asked; shown by stats and status."""
+    ok: bool = True
+    error: str = ""
+    since: float = field(default_factory=time.time)
+
+    def set(self, ok: bool, error: str = "") -> bool:
+        """Record the outcome; True when it changed (log it once, not every retry)."""
+        changed = ok != self.ok
+        if changed:
+            self.since = time.time()
+        self.ok, self.error = ok, "" if ok else error
+        return changed
+
+
 class MemoryStore:
-    def __init__(self, db_path: Path, dim: int, profile: str = "default",
+    def __init__(self, db_path: Path | Location, dim: int, profile: str = "default",
                  settings: StoreSettings | None = None) -> None:
         from .maintenance import Maintainer
-        self.path, self.dim, self.profile = db_path, dim, profile
+        self.location = db_path if isinstance(db_path, Location) else Location.local(db_path)
+        self.path, self.dim, self.profile = self.location.path, dim, profile
         self.settings = settings or StoreSettings()
-        self.db = open_db(db_path)
+        self.health = Health()
+        self._uncertain = False     # the last write failed: some of its rows may have landed
+        self.db = open_db(self.location)
         self.table = self._open_table()
+        self.replica = None         # remote: the local copy turns search (memory.replica)
+        self._synced_at = 0.0
+        if self.location.remote:
+            from .replica import Replica
+            self.replica = Replica(self.location, TABLE)
+            self.refresh()
         self._lock = threading.RLock()      # one writer at a time inside this process
         self._journal_lock = threading.Lock()
         self.buffer = WriteBuffer()
-        self.journal = Journal(db_path)
+        self.journal = Journal(self.path)      # on this device, for a remote store too
         self.maintainer = Maintainer(self)
         self._closed = False
         self._replay_orphans()
@@ -196,7 +243,7 @@ class MemoryStore:
             width = table.schema.field("vector").type.list_size
             if width != self.dim:
                 raise MemoryStoreError(
-                    f"memory database {self.path} holds {width}-d vectors but the embedding model "
+                    f"memory database {self.location} holds {width}-d vectors but the embedding model "
                     f"gives {self.dim}-d; use the model it was built with or another --home")
             missing = {k: v for k, v in _MIGRATIONS.items() if k not in table.schema.names}
             if missing:
@@ -206,11 +253,33 @@ class MemoryStore:
         except MemoryStoreError:
             raise
         except Exception as e:
-            raise unreadable(self.path, e)
+            raise unreadable(self.location, e)
 
     def where(self, extra: str = "") -> str:
         base = f"profile = {quote(self.profile)}"
         return f"{base} AND ({extra})" if extra else base
+
+    @property
+    def reads(self):
+        """The table searches and listings read: the local copy of a remote table."""
+        if self.replica is None:
+            return self.table
+        if not self.settings.background and time.monotonic() - self._synced_at >= self.location.refresh_seconds:
+            self.refresh()              # no maintenance thread to keep the copy fresh: do it here
+        return self.replica.table()
+
+    def refresh(self) -> bool:
+        """Remote: fetch what other devices (and this one) wrote into the local copy."""
+        if self.replica is None:
+            return True
+        try:
+            self.replica.sync()
+            self._synced_at = time.monotonic()
+        except Exception as e:
+            self._mark(False, str(explain(self.location, e)))
+            return False
+        self._mark(True)
+        return True
 
     # -- writing --------------------------------------------------------------------
     def add(self, memories: list[Memory], vectors: np.ndarray) -> None:
@@ -232,8 +301,21 @@ class MemoryStore:
             if not memories:
                 return 0
             try:
-                self._write(memories, vectors)
-            except MemoryStoreError:
+                if self._uncertain:     # "commit result unknown": write only what did not land
+                    present = self._present_anywhere([m.id for m in memories])
+                    kept = [(m, v) for m, v in zip(memories, vectors) if m.id not in present]
+                    if present:
+                        log.info("%d of %d rows of an uncertain write had landed", len(present), len(memories))
+                    if kept:
+                        self._write([m for m, _ in kept], [v for _, v in kept])
+                else:
+                    self._write(memories, vectors)
+                self._uncertain = False
+                self._mark(True)
+                self.refresh()          # the rows are searchable in the copy before they leave the buffer
+            except MemoryStoreError as e:
+                self._uncertain = True
+                self._mark(False, str(e))
                 self.buffer.put_back(memories, vectors)
                 raise
             with self._journal_lock:
@@ -254,6 +336,8 @@ class MemoryStore:
         try:
             self.table.add(pa.Table.from_pylist(rows, schema=_schema(self.dim)))
         except Exception as e:
+            if self.location.remote:
+                raise explain(self.location, e) from None
             raise MemoryStoreError(f"cannot write to memory database {self.path} "
                                    f"({_first_line(e)}); check free disk space and permissions")
 
@@ -291,6 +375,7 @@ class MemoryStore:
         with self._lock:
             self._guard(lambda: self.table.update(where=self.where(f"id IN {id_list(old_ids)}"),
                                                   values={"superseded_by": new_id}), "write to")
+            self.refresh()
 
     def delete(self, ids: list[str]) -> int:
         """Forget these memories: gone from search now, from disk after cleanup (see purge)."""
@@ -304,6 +389,7 @@ class MemoryStore:
             found = self._guard(lambda: self._fragments_of(cond), "read")
             if found:
                 self._guard(lambda: self.table.delete(cond), "write to")
+                self.refresh()
                 self.maintainer.purge(found)
         return removed + sum(found.values())
 
@@ -316,6 +402,7 @@ class MemoryStore:
             found = self._guard(lambda: self._fragments_of(cond), "read")
             if found:
                 self._guard(lambda: self.table.delete(cond), "write to")
+                self.refresh()
                 self.maintainer.purge(found)
         return removed + sum(found.values())
 
@@ -336,16 +423,30 @@ class MemoryStore:
         self.journal.close()
 
     # -- reading --------------------------------------------------------------------
+    def _mark(self, ok: bool, error: str = "") -> None:
+        if self.health.set(ok, error):
+            if ok:
+                log.warning("memory store %s is reachable again", self.location)
+            else:
+                log.warning("memory store %s cannot be used (%s); turns go on, unwritten memories wait "
+                            "in the journal", self.location, error)
+
     def _guard(self, fn, verb: str = "read"):
         try:
             return fn()
         except MemoryStoreError:
             raise
         except Exception as e:
+            if self.location.remote:
+                raise explain(self.location, e) from None
             if verb == "read":
                 raise unreadable(self.path, e)
             raise MemoryStoreError(f"cannot {verb} memory database {self.path} ({_first_line(e)}); "
                                    "check free disk space and permissions")
+
+    def probe(self) -> bool:
+        """Is the store reachable again? (a sync of the copy; sets ``health``)."""
+        return self.refresh()
 
     def _mine(self, rows: list[dict], active_only: bool) -> list[dict]:
         return [r for r in rows if r["profile"] == self.profile and not (active_only and r["superseded_by"])]
@@ -366,7 +467,7 @@ class MemoryStore:
     def dense(self, vector: np.ndarray, n: int, active_only: bool = True) -> list[tuple[dict, float]]:
         """Nearest rows by cosine: (row with its vector, cosine), flushed and unflushed."""
         def build():
-            q = self.table.search(vector.astype(np.float32)).metric("cosine").with_row_id(True)
+            q = self.reads.search(vector.astype(np.float32)).metric("cosine").with_row_id(True)
             return self.maintainer.tune(q, 2 * n).select(READ_COLUMNS + ["_distance"])
         out = [(r, 1.0 - float(r["_distance"])) for r in self._top(build, n, active_only)]
         out += self.buffer.dense(vector, n, active_only)
@@ -378,7 +479,7 @@ class MemoryStore:
         if not text.strip() or not self.maintainer.has_fts():
             return []
         def build():
-            return (self.table.search(text, query_type="fts", fts_columns="doc").with_row_id(True)
+            return (self.reads.search(text, query_type="fts", fts_columns="doc").with_row_id(True)
                     .select(READ_COLUMNS + ["_score"]))
         try:
             rows = self._top(build, n, active_only)
@@ -402,7 +503,7 @@ class MemoryStore:
         found = []
         if rowids:
             cond = f"_rowid IN ({', '.join(map(str, rowids))})"
-            found = self._guard(lambda: arrow_rows(self.table.search().where(cond).select(READ_COLUMNS)
+            found = self._guard(lambda: arrow_rows(self.reads.search().where(cond).select(READ_COLUMNS)
                                                    .limit(None).to_arrow()))
         found += self.buffer.rows()
         return [r for r in found if (r["session_id"], r["seq"]) in keys and r["profile"] == self.profile]
@@ -410,7 +511,7 @@ class MemoryStore:
     def get(self, ids: list[str]) -> list[Memory]:
         if not ids:
             return []
-        rows = self._guard(lambda: self.table.search().where(self.where(f"id IN {id_list(ids)}"))
+        rows = self._guard(lambda: self.reads.search().where(self.where(f"id IN {id_list(ids)}"))
                            .select(FIELDS).limit(None).to_list())
         found = {r["id"]: row_memory(r) for r in rows}
         found.update({m.id: m for m in self.buffer.memories() if m.id in ids})
@@ -419,12 +520,12 @@ class MemoryStore:
     def find_prefix(self, prefix: str) -> list[Memory]:
         """Memories whose id starts with ``prefix`` (the CLI shows 8 characters)."""
         cond = self.where(f"id LIKE {quote(prefix.replace('%', '').replace('_', '') + '%')}")
-        rows = self._guard(lambda: self.table.search().where(cond).select(FIELDS).limit(None).to_list())
+        rows = self._guard(lambda: self.reads.search().where(cond).select(FIELDS).limit(None).to_list())
         return [row_memory(r) for r in rows] + [m for m in self.buffer.memories() if m.id.startswith(prefix)]
 
     def facts(self, active_only: bool = True) -> list[tuple[Memory, np.ndarray]]:
         cond = self.where("kind = 'fact'" + (f" AND {ACTIVE}" if active_only else ""))
-        rows = self._guard(lambda: self.table.search().where(cond).limit(None).to_list())
+        rows = self._guard(lambda: self.reads.search().where(cond).limit(None).to_list())
         out = [(row_memory(r), np.asarray(r["vector"], np.float32)) for r in rows]
         out += [(row_memory(r), np.asarray(r["vector"], np.float32)) for r in self.buffer.rows()
                 if r["kind"] == "fact" and (not active_only or not r["superseded_by"])]
@@ -433,34 +534,34 @@ class MemoryStore:
     def iter_all(self, with_vectors: bool = False) -> Iterator[dict]:
         """Every row of this profile, oldest first (export)."""
         cols = FIELDS + (["vector"] if with_vectors else [])
-        rows = self._guard(lambda: self.table.search().where(self.where()).select(cols).limit(None).to_arrow())
+        rows = self._guard(lambda: self.reads.search().where(self.where()).select(cols).limit(None).to_arrow())
         rows = rows.sort_by([("ts", "ascending"), ("seq", "ascending")]).to_pylist()
         pending = [{k: r[k] for k in cols} for r in self.buffer.rows()]
         yield from sorted(rows + pending, key=lambda r: (r["ts"], r["seq"]))
 
     def recent(self, limit: int = 20, kind: str | None = None) -> list[Memory]:
         cond = self.where(f"kind = {quote(kind)}" if kind else "")
-        table = self._guard(lambda: self.table.search().where(cond).select(FIELDS).limit(None).to_arrow())
+        table = self._guard(lambda: self.reads.search().where(cond).select(FIELDS).limit(None).to_arrow())
         rows = table.sort_by([("ts", "descending")]).slice(0, max(limit, 0)).to_pylist()
         rows += [asdict(m) for m in self.buffer.memories() if not kind or m.kind == kind]
         rows.sort(key=lambda r: (r["ts"], r["seq"]), reverse=True)
         return [row_memory(r) for r in rows[:limit]]
 
     def count(self, extra: str = "") -> int:
-        n = self._guard(lambda: self.table.count_rows(self.where(extra)))
+        n = self._guard(lambda: self.reads.count_rows(self.where(extra)))
         return n + len(self.buffer) if not extra else n
 
     def existing_ids(self, ids: list[str]) -> set[str]:
         found: set[str] = set()
         for start in range(0, len(ids), 500):
             part = ids[start:start + 500]
-            rows = self._guard(lambda: self.table.search().where(self.where(f"id IN {id_list(part)}"))
+            rows = self._guard(lambda: self.reads.search().where(self.where(f"id IN {id_list(part)}"))
                                .select(["id"]).limit(None).to_list())
             found.update(r["id"] for r in rows)
         return found | {m.id for m in self.buffer.memories() if m.id in set(ids)}
 
     def next_seq(self, session_id: str) -> int:
-        rows = self._guard(lambda: self.table.search().where(self.where(f"session_id = {quote(session_id)}"))
+        rows = self._guard(lambda: self.reads.search().where(self.where(f"session_id = {quote(session_id)}"))
                            .select(["seq"]).limit(None).to_list())
         seqs = [r["seq"] for r in rows] + [m.seq for m in self.buffer.memories() if m.session_id == session_id]
         return max(seqs, default=-1) + 1
