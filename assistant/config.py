@@ -321,11 +321,15 @@ def validate_data(data: dict[str, Any], *, file: str, text: str = "") -> Config:
     except ValidationError as e:
         loc, reason = _describe(e.errors()[0])
         raise ConfigError(reason, file=file, line=key_line(text, loc) if text else None, key=loc)
+    from models.registry import LLMS
     for (section, key), what in MODEL_PATH_KEYS.items():
         value = data.get(section, {}).get(key) if isinstance(data.get(section), dict) else None
+        if (section, key) == ("llm", "model") and value in LLMS:
+            continue                    # a bundled model by name
         if value and not Path(value).expanduser().exists():
             dotted = f"{section}.{key}"
-            raise ConfigError(f"no such path {value!r}; point it at {what} or set it to \"\" "
+            named = f", one of {', '.join(LLMS)}," if (section, key) == ("llm", "model") else ""
+            raise ConfigError(f"no such path {value!r}; point it at {what}{named} or set it to \"\" "
                               "for the bundled default", file=file,
                               line=key_line(text, dotted) if text else None, key=dotted)
     return cfg
