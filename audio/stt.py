@@ -132,7 +132,7 @@ class Transcriber:
             segments, _info = self.model.transcribe(
                 audio, language=self.cfg.language or None, beam_size=self.cfg.beam_size,
                 condition_on_previous_text=False, without_timestamps=True, vad_filter=False,
-                temperature=0.0)
+                temperature=0.0, hotwords=self.hotwords)
             segments = list(segments)       # decoding is lazy: run it under the lock
         kept, dropped, nsp, lp = [], [], [], []
         for seg in segments:
