@@ -52,9 +52,18 @@ class SilentSource:
 
 
 class SilentSink:
-    """Stands in for a speaker when none can be opened."""
+    """Stands in for a speaker when none can be opened: takes every sample (nothing is
+    interrupted), but is not ``audible``, so the voice loop reports what went unheard
+    and delivers reminders another way."""
 
-    def write(self, samples) -> None: ...
+    audible = False
+
+    def __init__(self, reason: str = "no speaker") -> None:
+        self.reason = reason
+
+    def write(self, samples) -> int:
+        return len(samples)
+
     def gap(self, seconds: float) -> None: ...
     def interrupt(self) -> None: ...
     def close(self) -> None: ...
@@ -81,6 +90,7 @@ class Daemon:
         self.runtime: Runtime | None = None
         self.loop: VoiceLoop | None = None
         self.server: ControlServer | None = None
+        self.text_turns = 0           # asks through the socket, besides the voice loop's turns
 
     # -- lifecycle ------------------------------------------------------------------
     def run(self) -> int:
@@ -96,7 +106,8 @@ class Daemon:
         self.runtime = rt = Runtime(self.cfg, self.paths, quiet=True, config_file=self.config_file)
         rt.load(stt=True, tts=True, engine=True)
         self.loop = VoiceLoop(rt, self._open_source(), self._open_sink(), on_turn=self._on_turn,
-                              on_state=self._on_state, on_notice=lambda text: log.info("%s", text))
+                              on_state=self._on_state, on_notice=lambda text: log.info("%s", text),
+                              on_announcement=self._on_announcement, on_unplayed=self._on_unplayed)
         self.server = ControlServer(self.paths.socket, self._handlers())
         self.server.serve_in_background()
         self._voice = voice = threading.Thread(target=self._run_voice, name="voice", daemon=True)
@@ -172,8 +183,8 @@ class Daemon:
         try:
             return SpeakerSink(self.runtime.tts.sample_rate, self.cfg.audio.output_device)
         except AssistantError as e:
-            log.warning("%s; replies will not be heard", e)
-            return SilentSink()
+            log.warning("%s; replies will not be heard, reminders go to notifications and the log", e)
+            return SilentSink(str(e))
 
     # -- configuration --------------------------------------------------------------
     def _config_stamp(self) -> tuple:
@@ -221,6 +232,21 @@ class Daemon:
     def _on_turn(self, record) -> None:
         self._publish("turn", asdict(record))
 
+    def _on_announcement(self, text: str) -> None:
+        self._publish("announcement", {"text": text, "heard": self._audible()})
+
+    def _on_unplayed(self, text: str) -> None:
+        log.warning("not played (no speaker): %s", text)
+        self._publish("unplayed", {"text": text, "reason": self._no_speaker()})
+
+    def _audible(self) -> bool:
+        return self.loop is not None and self.loop.audible
+
+    def _no_speaker(self) -> str:
+        reason = getattr(self.loop.sink, "reason", "no speaker") if self.loop else "not started"
+        return (f"nothing was played: {reason.split(';')[0]}; set audio.output_device to a working "
+                "speaker and restart, or use --output FILE.wav")
+
     def status(self) -> dict:
         from models.resolve import describe
         loop = self.loop
@@ -234,7 +260,10 @@ class Daemon:
             "uptime_s": round(time.time() - self.started, 1),
             "ready_s": round(getattr(self, "ready_s", 0.0), 2),
             "input": getattr(loop.source, "device_name", None) if loop else None,
-            "turns": loop.turns if loop else 0,
+            "turns": (loop.turns if loop else 0) + self.text_turns,
+            "voice_turns": loop.turns if loop else 0,
+            "text_turns": self.text_turns,
+            "speaker": self._audible(),
             "last_turn_latency_ms": loop.last_turn.latency_ms if loop and loop.last_turn else None,
             "models": [describe(self.cfg, s, self.paths.model_cache, verify=False).as_dict()
                        for s in ("stt", "llm", "tts", "embeddings")],
@@ -248,19 +277,51 @@ class Daemon:
     def _handlers(self) -> dict:
         loop, rt = self.loop, self.runtime
 
+        def output_arg(args) -> Path | None:
+            value = args.get("output")
+            if value is None:
+                return None
+            if not isinstance(value, str) or not value.strip() or not os.path.isabs(value):
+                raise ProtocolError("\"output\" must be an absolute path to a .wav file")
+            return Path(value)
+
+        def speak(text: str, output: Path | None) -> dict:
+            """Say ``text`` on the speaker, or write it to ``output``; one error if neither can be."""
+            if output is not None:
+                from audio.playback import WavSink
+                sink = WavSink(output, rt.tts.sample_rate)
+                sink.write(rt.tts.synthesize(text))
+                sink.close()
+                return {"output": str(output)}
+            if not loop.audible:
+                raise AssistantError(self._no_speaker())
+            loop.say(text)
+            return {"spoken": True}
+
         def ask(args):
-            from .engine import ReplyDone, Retrieved, Sentence
-            text, speak = text_arg(args), bool(args.get("speak", False))
-            reply, memories = "", []
+            from .engine import Acted, ReplyDone, Retrieved
+            text, output = text_arg(args), output_arg(args)
+            voiced = bool(args.get("speak", False)) or output is not None
+            if voiced and output is None and not loop.audible:
+                raise AssistantError(self._no_speaker())     # before the turn: nothing half done
+            reply, memories, skill = "", [], None
             for event in rt.engine.respond(text):
                 if isinstance(event, Retrieved):
                     memories = [h.as_dict() for h in event.memories]
-                elif isinstance(event, Sentence) and speak:
-                    loop.say(event.text)
+                elif isinstance(event, Acted):
+                    skill = event.action.as_dict()
                 elif isinstance(event, ReplyDone):
                     reply = event.text
+            self.text_turns += 1
             loop.prefill_soon()         # the history changed: read the next prompt's start while idle
-            return {"question": text, "reply": reply, "memories": memories}
+            result = {"question": text, "reply": reply, "memories": memories, "skill": skill}
+            if voiced and reply:
+                result.update(speak(reply, output))
+            return result
+
+        def say(args):
+            text = text_arg(args)
+            return {"said": text, **speak(text, output_arg(args))}
 
         def memory_search(args):
             query = text_arg(args, "query")
@@ -283,7 +344,7 @@ class Daemon:
         return {
             "ping": lambda args: "pong",
             "status": lambda args: self.status(),
-            "say": lambda args: loop.say(text_arg(args)) or {"said": text_arg(args)},
+            "say": say,
             "ask": ask,
             "listen": lambda args: loop.listen() or {"listening": True},
             "mute": mute,
