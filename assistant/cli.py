@@ -22,6 +22,13 @@ log = logging.getLogger("assistant")
 DEMO_WAV = Path(__file__).resolve().parent / "data" / "demo_conversation.wav"
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line, like every other error, with where to read more."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message.splitlines()[0]}; see '{self.prog} --help'\n")
+
+
 def _common(suppress: bool) -> argparse.ArgumentParser:
     """Global options, accepted before or after the command. On subcommands their defaults
     are suppressed, so a value given before the command is not reset after it."""
@@ -37,7 +44,7 @@ def _common(suppress: bool) -> argparse.ArgumentParser:
 
 def _parser() -> argparse.ArgumentParser:
     common = _common(suppress=True)
-    p = argparse.ArgumentParser(prog="assistant", parents=[_common(suppress=False)],
+    p = _Parser(prog="assistant", parents=[_common(suppress=False)],
                                 description="A private, local voice assistant with memory.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -369,7 +376,7 @@ def _report(ctx_or_json, e: AssistantError) -> None:
     as_json = ctx_or_json if isinstance(ctx_or_json, bool) else bool(getattr(ctx_or_json, "json", False))
     print(f"{e.label}: {e}", file=sys.stderr, flush=True)
     if as_json:
-        print(json.dumps(e.as_dict(), ensure_ascii=False), flush=True)
+        print(json.dumps(e.as_dict()), flush=True)      # ASCII: any bytes in the message survive
 
 
 def _unexpected(e: BaseException) -> AssistantError:

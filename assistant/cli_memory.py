@@ -87,6 +87,8 @@ def run(ctx) -> int:
         rows = [h.as_dict() for h in hits]
         ctx.out(rows, "\n".join(_line(r, r["relevance"]) for r in rows) or "(no memories)")
     elif action == "add":
+        from .limits import check_request
+        check_request(args.text, "fact")
         memory, replaced = rt.memory.add_fact(args.text)
         rt.store.flush()
         note = f" (replaces {', '.join(i[:8] for i in replaced)})" if replaced else ""

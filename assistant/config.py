@@ -296,7 +296,7 @@ def config_problems(user_file: Path | None, *, required: bool = False,
         except ConfigError as e:
             found.append(e)
             continue
-        found += problems(data, file=str(path), text=text)
+        found += sorted(problems(data, file=str(path), text=text), key=lambda e: e.line or 0)
     return found
 
 

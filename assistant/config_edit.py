@@ -18,6 +18,7 @@ import tomlkit
 
 from .config import Config, _deep_merge, _parse, did_you_mean, key_line, problems, read_text
 from .errors import ConfigError
+from .limits import is_text
 from .paths import DEFAULT_CONFIG_FILE
 
 HEADER = ("# Your settings for the voice assistant; they override the defaults in the\n"
@@ -46,6 +47,8 @@ def _check_key(dotted: str, file: Path) -> tuple[str, str]:
 def edit(file: Path, dotted: str, value: Any = UNSET, *, default_file: Path = DEFAULT_CONFIG_FILE) -> Config:
     """Set ``section.key`` to ``value`` (or remove it: ``UNSET``) in ``file``; return the merged config."""
     section, key = _check_key(dotted, file)
+    if isinstance(value, str) and not is_text(value):
+        raise ConfigError("the value is not UTF-8 text (it has undecodable bytes); nothing was written", key=dotted)
     text = read_text(file) if file.exists() else HEADER
     try:
         doc = tomlkit.parse(text)

@@ -26,6 +26,8 @@ PROMPT_MARGIN_TOKENS = 16
 def check_request(text: str, what: str = "question") -> str:
     """``text`` stripped, or an ``InputError`` saying what to change."""
     text = (text or "").strip()
+    if not is_text(text):
+        raise InputError(f"the {what} is not UTF-8 text (it has undecodable bytes); give it as plain text")
     if not text:
         raise InputError(f"the {what} is empty; give it as text, e.g. assistant ask \"what time is it?\"")
     if len(text) > MAX_INPUT_CHARS:
@@ -33,6 +35,16 @@ def check_request(text: str, what: str = "question") -> str:
                          "assistant reads at once (a few minutes of speech); shorten it, or split it "
                          "into several questions")
     return text
+
+
+def is_text(value: str) -> bool:
+    """False for a string holding undecodable bytes (lone surrogates from a non-UTF-8
+    argument or file): it could not be stored, printed or sent."""
+    try:
+        value.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
 
 
 def fit_transcript(text: str, limit: int = MAX_INPUT_CHARS) -> str:
