@@ -335,6 +335,10 @@ def _via_daemon(ctx) -> int | None:
             with client:
                 result = client.call("ask", text=text, speak=bool(args.speak), **extra)
             ctx.out(result, result["reply"] + (f"\n(spoken reply written to {output})" if output else ""))
+            if result.get("not_spoken"):       # the reply is printed (and in the JSON); one line why unheard
+                from .errors import AudioInputError
+                print(f"error: {result['not_spoken']}", file=sys.stderr)
+                return AudioInputError.exit_code
             return 0
     elif args.command == "say":
         text = check_request(args.text, "text to say")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import signal
 import threading
 import time
@@ -35,17 +36,34 @@ CONFIG_POLL_S = 0.5
 
 
 class SilentSource:
-    """Stands in for a microphone when there is none: the daemon still serves its socket."""
+    """Stands in for a microphone when there is none: the daemon still serves its socket,
+    and a recording given with ``hear`` (the socket's ``hear``) is heard as if spoken,
+    followed by silence, so a voice turn runs without any audio device."""
 
     live = True
     device_name = "(no microphone)"
+    TAIL_S = 1.5             # silence after a recording: the endpointer closes the utterance
 
-    def __init__(self) -> None:
+    def __init__(self, frame_ms: int = 30) -> None:
         self._stop = threading.Event()
+        self._heard: "queue.Queue[np.ndarray]" = queue.Queue()
+        self.frame_samples = 16000 * frame_ms // 1000
+
+    def hear(self, audio_int16: np.ndarray) -> None:
+        self._heard.put(audio_int16)
 
     def frames(self) -> Iterator[np.ndarray]:
-        self._stop.wait()
-        return iter(())
+        from audio.vad import frames_of
+        tail = np.zeros(int(self.TAIL_S * 16000), np.int16)
+        while not self._stop.is_set():
+            try:
+                audio = self._heard.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            for frame in frames_of(np.concatenate([audio, tail]), self.frame_samples):
+                if self._stop.is_set():
+                    return
+                yield frame
 
     def stop(self) -> None:
         self._stop.set()
@@ -175,7 +193,7 @@ class Daemon:
             ensure_echo_cancel()
         if not has_input_device(self.cfg.audio.input_device):
             log.warning("no microphone found; voice input is off (the control socket still works)")
-            return SilentSource()
+            return SilentSource(self.cfg.vad.frame_ms)
         return MicSource(self.cfg.audio.input_device, self.cfg.vad.frame_ms)
 
     def _open_sink(self):
@@ -302,8 +320,6 @@ class Daemon:
             from .engine import Acted, ReplyDone, Retrieved
             text, output = text_arg(args), output_arg(args)
             voiced = bool(args.get("speak", False)) or output is not None
-            if voiced and output is None and not loop.audible:
-                raise AssistantError(self._no_speaker())     # before the turn: nothing half done
             reply, memories, skill = "", [], None
             for event in rt.engine.respond(text):
                 if isinstance(event, Retrieved):
@@ -316,8 +332,24 @@ class Daemon:
             loop.prefill_soon()         # the history changed: read the next prompt's start while idle
             result = {"question": text, "reply": reply, "memories": memories, "skill": skill}
             if voiced and reply:
-                result.update(speak(reply, output))
+                try:
+                    result.update(speak(reply, output))
+                except AssistantError as e:          # the reply stands; say what was not heard
+                    result.update({"spoken": False, "not_spoken": str(e)})
             return result
+
+        def hear(args):
+            """A recording heard as if from the microphone (a daemon without one): voice turns
+            with no audio device, for tests and the soak benchmark."""
+            from audio.wavio import read_audio, to_int16
+            if not isinstance(loop.source, SilentSource):
+                raise ProtocolError("this daemon listens to a microphone; 'hear' is for a daemon without one")
+            value = args.get("wav")
+            if not isinstance(value, str) or not os.path.isabs(value):
+                raise ProtocolError("\"wav\" must be an absolute path to a WAV recording")
+            audio = to_int16(read_audio(value))
+            loop.source.hear(audio)
+            return {"queued_s": round(len(audio) / 16000, 2)}
 
         def say(args):
             text = text_arg(args)
@@ -345,6 +377,7 @@ class Daemon:
             "ping": lambda args: "pong",
             "status": lambda args: self.status(),
             "say": say,
+            "hear": hear,
             "ask": ask,
             "listen": lambda args: loop.listen() or {"listening": True},
             "mute": mute,
