@@ -33,6 +33,9 @@ from .voice_loop import VoiceLoop
 log = logging.getLogger(__name__)
 
 CONFIG_POLL_S = 0.5
+# How often freed native memory goes back to the system (assistant/memtrim.py); 0 = never
+# (ASSISTANT_MALLOC_TRIM_S, for benchmarks/soak.py's comparison).
+TRIM_EVERY_S = float(os.environ.get("ASSISTANT_MALLOC_TRIM_S", "30"))
 
 
 class SilentSource:
@@ -138,8 +141,13 @@ class Daemon:
         watchdog = watchdog_interval_s()
         config_stamp = self._config_stamp()
         next_ping = 0.0
+        next_trim = time.monotonic() + TRIM_EVERY_S
         while not self._stop.wait(CONFIG_POLL_S):
             now = time.monotonic()
+            if TRIM_EVERY_S > 0 and now >= next_trim and self.loop.state == "idle":
+                from .memtrim import release_freed_memory
+                release_freed_memory()
+                next_trim = now + TRIM_EVERY_S
             if watchdog and now >= next_ping and voice.is_alive():
                 sd_notify("WATCHDOG=1")
                 next_ping = now + watchdog
