@@ -45,7 +45,7 @@ def _common(suppress: bool) -> argparse.ArgumentParser:
 def _parser() -> argparse.ArgumentParser:
     common = _common(suppress=True)
     p = _Parser(prog="assistant", parents=[_common(suppress=False)],
-                                description="A private, local voice assistant with memory.")
+                description="A private, local voice assistant with memory.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     run = sub.add_parser("run", parents=[common], help="the voice loop: microphone in, speaker out")
