@@ -43,7 +43,7 @@ def _one_line_error(result, *needles: str) -> str:
 
 def _events(d, into: list, stop: threading.Event) -> threading.Thread:
     def watch():
-        with Client(d.socket, timeout=5) as c:
+        with Client(d.socket, timeout=60) as c:
             try:
                 for event in c.events():
                     into.append(event)
