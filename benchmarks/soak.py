@@ -72,7 +72,7 @@ def raw_exchange(path: Path, line: bytes) -> list[dict]:
 
 def speech_files(given: str | None) -> list[Path]:
     for d in ([Path(given)] if given else [REPO.parent / "shared" / "data" / "speech", REPO / "tests" / "data" / "speech"]):
-        files = sorted(p for p in d.glob("*.wav") if p.stat().st_size < 2_000_000)
+        files = sorted(p.resolve() for p in d.glob("*.wav") if p.stat().st_size < 2_000_000)
         if files:
             return files
     raise SystemExit("no speech recordings found; give --speech DIR with WAV files")
