@@ -20,13 +20,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import REPO
 
+# No shrinking: a failing case is reported as generated (each case runs real processes).
 CASES = settings(max_examples=6, deadline=None, derandomize=True, database=None,
-                 suppress_health_check=list(HealthCheck))
+                 suppress_health_check=list(HealthCheck), phases=(Phase.explicit, Phase.generate))
 
 # -- inputs ---------------------------------------------------------------------------
 EMPTY = st.sampled_from(["", " ", "\n\t  "])
@@ -215,7 +216,7 @@ def test_control_socket_answers_every_bad_message_in_one_line(quiet_daemon):
     before = sorted(h["id"] for h in d.call("memory.search", query="sister", k=100))
 
     @settings(max_examples=25, deadline=None, derandomize=True, database=None,
-              suppress_health_check=list(HealthCheck))
+              suppress_health_check=list(HealthCheck), phases=(Phase.explicit, Phase.generate))
     @given(line=LINES)
     def check(line):
         replies = _exchange(d.socket, line)
