@@ -22,6 +22,13 @@ log = logging.getLogger("assistant")
 DEMO_WAV = Path(__file__).resolve().parent / "data" / "demo_conversation.wav"
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line, like every other error, with where to read more."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message.splitlines()[0]}; see '{self.prog} --help'\n")
+
+
 def _common(suppress: bool) -> argparse.ArgumentParser:
     """Global options, accepted before or after the command. On subcommands their defaults
     are suppressed, so a value given before the command is not reset after it."""
@@ -37,8 +44,8 @@ def _common(suppress: bool) -> argparse.ArgumentParser:
 
 def _parser() -> argparse.ArgumentParser:
     common = _common(suppress=True)
-    p = argparse.ArgumentParser(prog="assistant", parents=[_common(suppress=False)],
-                                description="A private, local voice assistant with memory.")
+    p = _Parser(prog="assistant", parents=[_common(suppress=False)],
+                description="A private, local voice assistant with memory.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     run = sub.add_parser("run", parents=[common], help="the voice loop: microphone in, speaker out")
@@ -52,14 +59,14 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("chat", parents=[common], help="a text conversation, same engine and memory")
     ask = sub.add_parser("ask", parents=[common], help="one turn: print the reply")
-    ask.add_argument("text")
+    ask.add_argument("text", help="the question or request, in quotes")
     ask.add_argument("--speak", action="store_true", help="also speak the reply")
     ask.add_argument("--output", metavar="WAV", help="write the spoken reply to a WAV file")
 
     tr = sub.add_parser("transcribe", parents=[common], help="speech to text for a recording")
-    tr.add_argument("wav")
+    tr.add_argument("wav", help="a WAV file (any rate, mono or stereo)")
     say = sub.add_parser("say", parents=[common], help="speak text")
-    say.add_argument("text")
+    say.add_argument("text", help="what to say, in quotes")
     say.add_argument("--output", metavar="WAV", help="write to a WAV file instead of the speaker")
 
     from . import cli_memory
@@ -83,7 +90,21 @@ def _parser() -> argparse.ArgumentParser:
     cli_config.add_parser(sub, common)
     from . import cli_wyoming
     cli_wyoming.add_parser(sub, common)
+    _describe_commands(p)
     return p
+
+
+def _describe_commands(parser: argparse.ArgumentParser) -> None:
+    """Each subcommand's help line becomes its description (``assistant ask --help``),
+    so every module registering a command gets it without repeating the text."""
+    for action in parser._actions:
+        if not isinstance(action, argparse._SubParsersAction):
+            continue
+        helps = {a.dest: a.help for a in action._choices_actions}
+        for name, sub in action.choices.items():
+            if sub.description is None and helps.get(name):
+                sub.description = helps[name][0].upper() + helps[name][1:] + "."
+            _describe_commands(sub)
 
 
 def _report_native_crashes(log_file: Path) -> None:
@@ -104,6 +125,9 @@ class Ctx:
         from .logs import setup_logging
         from .paths import resolve_paths
         self.args = args
+        if args.home and Path(args.home).expanduser().exists() and not Path(args.home).expanduser().is_dir():
+            raise AssistantError(f"--home {args.home} is a file, not a directory; give a directory "
+                                 "(it is created if missing)")
         self.paths = resolve_paths(args.home)
         setup_logging(self.paths.log_file, args.verbose)
         if args.command != "daemon":      # the daemon's stderr is daemon.out or the journal
@@ -181,9 +205,12 @@ def _speak(rt, text: str, output: str | None) -> None:
 
 
 def cmd_say(ctx: Ctx) -> int:
+    from .limits import check_request
+    text = check_request(ctx.args.text, "text to say")
     rt = ctx.runtime()
-    _speak(rt, ctx.args.text, ctx.args.output)
-    ctx.out({"text": ctx.args.text, "output": ctx.args.output}, f"wrote {ctx.args.output}" if ctx.args.output else "")
+    _speak(rt, text, ctx.args.output)
+    if ctx.json or ctx.args.output:
+        ctx.out({"text": text, "output": ctx.args.output}, f"wrote {ctx.args.output}")
     return 0
 
 
@@ -195,7 +222,9 @@ def _memory_lines(memories: list[dict]) -> str:
 
 
 def cmd_ask(ctx: Ctx) -> int:
+    from .limits import check_request
     from .metrics import TurnTimings
+    check_request(ctx.args.text)             # before any model loads
     rt = ctx.runtime()
     rt.load(engine=True)
     timings = TurnTimings()
@@ -218,7 +247,6 @@ def cmd_ask(ctx: Ctx) -> int:
 
 
 def cmd_chat(ctx: Ctx) -> int:
-    from .engine import Acted, ReplyDone, Retrieved, Sentence
     rt = ctx.runtime()
     rt.load(engine=True)
     if not ctx.json:
@@ -228,23 +256,34 @@ def cmd_chat(ctx: Ctx) -> int:
             text = input("" if ctx.json or not sys.stdin.isatty() else "you> ").strip()
         except EOFError:
             return 0
+        except UnicodeDecodeError:
+            _report(ctx, AssistantError("that line is not UTF-8 text; type it again"))
+            continue
         if not text:
             return 0
-        retrieved, acted = None, None
-        for event in rt.engine.respond(text):
-            if isinstance(event, Retrieved):
-                retrieved = event
-            elif isinstance(event, Acted):
-                acted = event.action.as_dict()
-            elif isinstance(event, Sentence) and not ctx.json:
-                print(event.text, end=" ", flush=True)
-            elif isinstance(event, ReplyDone):
-                if ctx.json:
-                    print(json.dumps({"you": text, "reply": event.text, "skill": acted,
-                                      "memories": [h.as_dict() for h in retrieved.memories] if retrieved else []},
-                                     ensure_ascii=False), flush=True)
-                else:
-                    print(flush=True)
+        try:
+            _chat_turn(ctx, rt, text)
+        except AssistantError as e:          # one refused line does not end the session
+            _report(ctx, e)
+
+
+def _chat_turn(ctx: Ctx, rt, text: str) -> None:
+    from .engine import Acted, ReplyDone, Retrieved, Sentence
+    retrieved, acted = None, None
+    for event in rt.engine.respond(text):
+        if isinstance(event, Retrieved):
+            retrieved = event
+        elif isinstance(event, Acted):
+            acted = event.action.as_dict()
+        elif isinstance(event, Sentence) and not ctx.json:
+            print(event.text, end=" ", flush=True)
+        elif isinstance(event, ReplyDone):
+            if ctx.json:
+                print(json.dumps({"you": text, "reply": event.text, "skill": acted,
+                                  "memories": [h.as_dict() for h in retrieved.memories] if retrieved else []},
+                                 ensure_ascii=False), flush=True)
+            else:
+                print(flush=True)
 
 
 def cmd_memory(ctx: Ctx) -> int:
@@ -314,7 +353,10 @@ def cmd_run(ctx: Ctx) -> int:
         source.stop()
         turns = loop.turns
     if output_path and not ctx.json:
-        print(f"{turns} turn(s); spoken replies written to {output_path}", flush=True)
+        if getattr(sink, "written", True):
+            print(f"{turns} turn(s); spoken replies written to {output_path}", flush=True)
+        else:
+            print(f"{turns} turn(s); nothing was said, so {output_path} was not written", flush=True)
     return 0
 
 
@@ -331,29 +373,38 @@ def _cmd_config(ctx) -> int:
 def _via_daemon(ctx) -> int | None:
     """ask, say and memory search go through a running daemon: one set of models, one memory."""
     from .cli_daemon import running_client
+    from .limits import check_request
     args = ctx.args
-    if args.command == "ask" and not (args.speak or args.output):
+    output = str(Path(args.output).expanduser().resolve()) if getattr(args, "output", None) else None
+    extra = {"output": output} if output else {}
+    if args.command == "ask":
+        text = check_request(args.text)
         client = running_client(ctx)
         if client:
             with client:
-                result = client.call("ask", text=args.text)
-            ctx.out(result, result["reply"])
+                result = client.call("ask", text=text, speak=bool(args.speak), **extra)
+            ctx.out(result, result["reply"] + (f"\n(spoken reply written to {output})" if output else ""))
+            if result.get("not_spoken"):       # the reply is printed (and in the JSON); one line why unheard
+                from .errors import AudioInputError
+                print(f"error: {result['not_spoken']}", file=sys.stderr)
+                return AudioInputError.exit_code
             return 0
-    elif args.command == "say" and not args.output:
+    elif args.command == "say":
+        text = check_request(args.text, "text to say")
         client = running_client(ctx)
         if client:
             with client:
-                client.call("say", text=args.text)
-            ctx.out({"text": args.text, "output": None}, "")
+                result = client.call("say", text=text, **extra)
+            if ctx.json or output:
+                ctx.out({"text": text, "output": output, **result}, f"wrote {output}")
             return 0
     elif args.command == "memory" and args.memory_command == "search":
         client = running_client(ctx)
         if client:
-            from .prompt import when
+            from .cli_memory import _line
             with client:
                 rows = client.call("memory.search", query=args.query, k=args.k)
-            ctx.out(rows, "\n".join(f"{r['relevance']:.2f}  {r['id'][:8]}  ({when(r['ts'])}) {r['role']}: {r['text']}"
-                                    for r in rows) or "(no memories)")
+            ctx.out(rows, "\n".join(_line(r, r["relevance"]) for r in rows) or "(no memories)")
             return 0
     return None
 
@@ -381,6 +432,32 @@ COMMANDS = {"run": cmd_run, "chat": cmd_chat, "ask": cmd_ask, "transcribe": cmd_
             "knowledge": _cmd_knowledge}
 
 
+def _report(ctx_or_json, e: AssistantError) -> None:
+    """One line on stderr; with ``--json`` also a JSON error object on stdout."""
+    as_json = ctx_or_json if isinstance(ctx_or_json, bool) else bool(getattr(ctx_or_json, "json", False))
+    print(f"{e.label}: {e}", file=sys.stderr, flush=True)
+    if as_json:
+        print(json.dumps(e.as_dict()), flush=True)      # ASCII: any bytes in the message survive
+
+
+def _unexpected(e: BaseException) -> AssistantError:
+    """Any other failure as one line naming the thing; the traceback is in the log."""
+    from .logs import log_file_in_use
+    where = log_file_in_use()
+    details = f"details in {where}" if where else "details: rerun with -v"
+    if isinstance(e, OSError) and (e.filename or e.strerror):
+        thing = e.filename or "a file"
+        err = AssistantError(f"cannot use {thing}: {e.strerror or e.__class__.__name__}; check that the path "
+                             f"exists, is a directory where one is needed, and is writable ({details})")
+        err.kind = "os"
+        return err
+    first = str(e).splitlines()[0][:200] if str(e) else ""
+    err = AssistantError(f"unexpected {e.__class__.__name__}{': ' + first if first else ''} "
+                         f"({details}; please report it)")
+    err.exit_code, err.kind = 70, "bug"
+    return err
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -391,15 +468,15 @@ def main(argv: list[str] | None = None) -> int:
         ctx = Ctx(args)
         return _dispatch(ctx)
     except AssistantError as e:
-        print(f"error: {e}", file=sys.stderr)
+        _report(bool(getattr(args, "json", False)), e)
         return e.exit_code
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
-    except Exception as e:  # a bug: one line for the user, the traceback for the log
-        log.exception("unexpected error")
-        print(f"error: unexpected {e.__class__.__name__}: {str(e).splitlines()[0] if str(e) else ''} "
-              "(details in the log; please report it)", file=sys.stderr)
-        return 70
+    except Exception as e:  # a bug: one line for the user, the traceback for the log only
+        log.error("unexpected error in %s", args.command, exc_info=True, extra={"file_only": True})
+        err = _unexpected(e)
+        _report(bool(getattr(args, "json", False)), err)
+        return err.exit_code

@@ -10,10 +10,11 @@ import json
 import os
 import shlex
 import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
-from .config import load_config
+from .config import config_problems, did_you_mean, load_config, read_text
 from .errors import AssistantError, ConfigError
 from .paths import DEFAULT_CONFIG_FILE
 
@@ -53,8 +54,9 @@ def _lookup(data: dict, dotted: str, file: Path):
     node = data
     for part in dotted.split("."):
         if not isinstance(node, dict) or part not in node:
-            raise ConfigError("unknown key; use section.key as in the default config.toml", file=str(file),
-                              key=dotted)
+            hint = did_you_mean(dotted)
+            raise ConfigError(f"unknown key{hint}" if hint else
+                              "unknown key; use section.key as in the default config.toml", key=dotted)
         node = node[part]
     return node
 
@@ -70,7 +72,9 @@ def cmd_config(ctx) -> int:
             data = _effective(ctx)
             ctx.out(data, "\n".join(f"{s}.{k} = {json.dumps(v)}" for s, sec in data.items() for k, v in sec.items()))
         else:
-            text = _redacted(file.read_text(encoding="utf-8")) if file.exists() else ""
+            if args.config and not file.exists():
+                read_text(file)          # --config names a file that must exist, as for every command
+            text = _redacted(read_text(file)) if file.exists() else ""
             ctx.out({"file": str(file), "text": text}, text or f"# {file} does not exist yet: all defaults")
     elif action == "get":
         value = _lookup(_effective(ctx), args.key, file)
@@ -81,14 +85,20 @@ def cmd_config(ctx) -> int:
         shown = _lookup(new.model_dump(), args.key, file)
         ctx.out({"key": args.key, "value": shown, "file": str(file)}, f"{args.key} = {json.dumps(shown)}  ({file})")
     elif action == "validate":
-        load_config(file, required=bool(args.config))
+        found = config_problems(file, required=bool(args.config))
+        if found:
+            if ctx.json:
+                print(json.dumps({"ok": False, "errors": [str(e) for e in found]}, ensure_ascii=False))
+            for e in found:
+                print(f"{e.label}: {e}", file=sys.stderr)
+            return ConfigError.exit_code
         ctx.out({"ok": True, "file": str(file)}, f"ok: {file if file.exists() else DEFAULT_CONFIG_FILE}")
     elif action == "edit":
         editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
         file.parent.mkdir(parents=True, exist_ok=True)
         if not file.exists():
             file.write_text(config_edit.HEADER, encoding="utf-8")
-        before = file.read_text(encoding="utf-8")
+        before = read_text(file)
         try:
             subprocess.run([*shlex.split(editor), str(file)], check=False)
         except OSError as e:
@@ -96,8 +106,8 @@ def cmd_config(ctx) -> int:
         try:
             load_config(file, required=True)
         except ConfigError as e:
-            raise ConfigError(f"{str(e).removeprefix('config error: ')} — your edit is saved; run "
+            raise ConfigError(f"{e} — your edit is saved; run "
                               "'assistant config edit' again to fix it (a running daemon keeps the last good config)")
-        changed = file.read_text(encoding="utf-8") != before
+        changed = read_text(file) != before
         ctx.out({"ok": True, "changed": changed}, "ok" + ("" if changed else " (unchanged)"))
     return 0

@@ -117,7 +117,10 @@ def cmd_status(ctx) -> int:
     print(f"state:        {status['state']}{' (muted)' if status['muted'] else ''}")
     print(f"pid:          {status['pid']}, up {status['uptime_s']:.0f} s, ready in {status['ready_s']} s")
     print(f"microphone:   {status['input']}")
-    print(f"turns:        {status['turns']}")
+    print(f"turns:        {status['turns']}" + (f" ({status['voice_turns']} spoken, {status['text_turns']} typed)"
+                                                  if "text_turns" in status else ""))
+    if status.get("speaker") is False:
+        print("speaker:      none: replies are not heard; reminders go to notifications and the log")
     if lat:
         print(f"last turn:    first audio {lat.get('first_audio')} ms after speech ended")
     for m in status["models"]:

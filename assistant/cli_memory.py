@@ -45,6 +45,21 @@ def _line(m: dict, relevance: float | None = None) -> str:
     return f"{score}{m['id'][:8]}  ({when(m['ts'])}) {what}: {m['text']}{old}"
 
 
+def _shown(key: str, value) -> str:
+    """A stats value for people: no Python reprs."""
+    if value is None or value == [] or value == "":
+        return "none"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {v}" for k, v in value.items())
+    if key.endswith("_bytes") and isinstance(value, (int, float)):
+        return f"{value / 1e6:.1f} MB" if value >= 1e5 else f"{value / 1e3:.1f} kB"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def _resolve_ids(store, given: list[str]) -> list[str]:
     ids = []
     for prefix in given:
@@ -72,6 +87,8 @@ def run(ctx) -> int:
         rows = [h.as_dict() for h in hits]
         ctx.out(rows, "\n".join(_line(r, r["relevance"]) for r in rows) or "(no memories)")
     elif action == "add":
+        from .limits import check_request
+        check_request(args.text, "fact")
         memory, replaced = rt.memory.add_fact(args.text)
         rt.store.flush()
         note = f" (replaces {', '.join(i[:8] for i in replaced)})" if replaced else ""
@@ -94,7 +111,7 @@ def run(ctx) -> int:
                 + (f" ({rate:.0f} embedded/s)" if added else ""))
     elif action == "stats":
         s = rt.memory.stats()
-        ctx.out(s, "\n".join(f"{k:<18} {v}" for k, v in s.items()))
+        ctx.out(s, "\n".join(f"{k:<18} {_shown(k, v)}" for k, v in s.items()))
     return 0
 
 
@@ -114,13 +131,21 @@ def _forget(ctx, rt) -> int:
         targets = store.get(_resolve_ids(store, args.ids))
     rows = [asdict(m) for m in targets]
     if args.dry_run:
-        ctx.out({"would_forget": rows}, "\n".join(_line(r) for r in rows) or "(nothing to forget)")
+        n = len(rows)
+        ctx.out({"would_forget": rows, "count": n},
+                "\n".join([*(_line(r) for r in rows), f"would forget {n} memor{'y' if n == 1 else 'ies'} "
+                           "(dry run: nothing was deleted)"]))
         return 0
-    count = store.delete_all() if args.all else rt.memory.forget([m.id for m in targets])
+    if args.all:
+        count, revived = store.delete_all(), []
+    else:
+        count, revived = rt.memory.forget_and_revive([m.id for m in targets])
     minutes = store.settings.retention_minutes
-    ctx.out({"forgotten": count, "ids": [r["id"] for r in rows], "retention_minutes": minutes},
+    back = "".join(f"; the older fact is current again: {m.text}" for m in revived)
+    ctx.out({"forgotten": count, "ids": [r["id"] for r in rows], "retention_minutes": minutes,
+             "revived": [m.id for m in revived]},
             f"forgot {count} memor{'y' if count == 1 else 'ies'}; gone from search now, and from disk "
-            f"once older versions pass the {minutes:g}-minute retention window")
+            f"once older versions pass the {minutes:g}-minute retention window{back}")
     if not ctx.json and not args.quiet and rows:
         print("\n".join(_line(r) for r in rows), file=sys.stderr)
     return 0

@@ -6,6 +6,7 @@ ignored: a typo in a config file should not quietly change nothing.
 """
 from __future__ import annotations
 
+import difflib
 import re
 import tomllib
 from pathlib import Path
@@ -284,14 +285,46 @@ def key_line(text: str, dotted: str) -> int | None:
     return section_line
 
 
-def _parse(path: Path) -> tuple[dict[str, Any], str]:
+def read_text(path: Path) -> str:
+    """A config file's text; a missing, unreadable or non-UTF-8 file is a ``ConfigError``
+    naming the line of the first bad byte."""
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError("file not found; check the path given to --config", file=str(path))
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"cannot read ({e.__class__.__name__}); make it a readable UTF-8 file",
+    except IsADirectoryError:
+        raise ConfigError("is a directory; give the path of a config.toml file", file=str(path))
+    except OSError as e:
+        raise ConfigError(f"cannot read ({e.strerror or e.__class__.__name__}); make it a readable file",
                           file=str(path))
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw[:e.start].count(b"\n") + 1
+        raise ConfigError(f"byte 0x{raw[e.start]:02x} is not UTF-8 text; save the file as UTF-8 "
+                          "(or remove that character)", file=str(path), line=line)
+
+
+def known_keys() -> list[str]:
+    """Every ``section.key`` of the config."""
+    return [f"{name}.{key}" for name, field in Config.model_fields.items()
+            for key in field.annotation.model_fields]
+
+
+def did_you_mean(dotted: str) -> str:
+    """"; did you mean tts.speed?" for a misspelt key, else ""."""
+    keys = known_keys()
+    candidates = keys + list(Config.model_fields)
+    close = difflib.get_close_matches(dotted, candidates, n=1, cutoff=0.6)
+    if not close and "." in dotted:          # the key alone, in any section: "speed" → tts.speed
+        key = dotted.rsplit(".", 1)[1]
+        close = [k for k in keys if k.endswith("." + key)][:1] or \
+            difflib.get_close_matches(key, keys, n=1, cutoff=0.6)
+    return f"; did you mean {close[0]}?" if close and close[0] != dotted else ""
+
+
+def _parse(path: Path) -> tuple[dict[str, Any], str]:
+    text = read_text(path)
     try:
         return tomllib.loads(text), text
     except tomllib.TOMLDecodeError as e:
@@ -305,7 +338,9 @@ def _describe(err: dict[str, Any]) -> tuple[str, str]:
     loc = ".".join(str(p) for p in err["loc"])
     kind = err["type"]
     if kind == "extra_forbidden":
-        return loc, "unknown key; remove it or check its spelling against the default config.toml"
+        hint = did_you_mean(loc)
+        return loc, ("unknown key" + hint + " (remove it or fix its spelling)" if hint else
+                     "unknown key; remove it or check its spelling against the default config.toml")
     if kind == "model_type":
         return loc, "must be a table like [section]"
     expected = err.get("msg", "invalid value")
@@ -314,25 +349,41 @@ def _describe(err: dict[str, Any]) -> tuple[str, str]:
     return loc, f"{expected[0].lower() + expected[1:]} (got {shown})"
 
 
-def validate_data(data: dict[str, Any], *, file: str, text: str = "") -> Config:
-    """Validate one file's data; errors name the file, the line and the key."""
+def problems(data: dict[str, Any], *, file: str, text: str = "") -> list[ConfigError]:
+    """Every error in one file's data, each naming the file, the line and the key."""
+    found = []
     try:
-        cfg = Config.model_validate(data)
+        Config.model_validate(data)
     except ValidationError as e:
-        loc, reason = _describe(e.errors()[0])
-        raise ConfigError(reason, file=file, line=key_line(text, loc) if text else None, key=loc)
+        for err in e.errors():
+            loc, reason = _describe(err)
+            found.append(ConfigError(reason, file=file, line=key_line(text, loc) if text else None, key=loc))
     from models.registry import LLMS
     for (section, key), what in MODEL_PATH_KEYS.items():
         value = data.get(section, {}).get(key) if isinstance(data.get(section), dict) else None
         if (section, key) == ("llm", "model") and value in LLMS:
             continue                    # a bundled model by name
-        if value and not Path(value).expanduser().exists():
+        if value and isinstance(value, str) and not Path(value).expanduser().exists():
             dotted = f"{section}.{key}"
             named = f", one of {', '.join(LLMS)}," if (section, key) == ("llm", "model") else ""
-            raise ConfigError(f"no such path {value!r}; point it at {what}{named} or set it to \"\" "
-                              "for the bundled default", file=file,
-                              line=key_line(text, dotted) if text else None, key=dotted)
-    return cfg
+            found.append(ConfigError(f"no such path {value!r}; point it at {what}{named} or set it to \"\" "
+                                     "for the bundled default", file=file,
+                                     line=key_line(text, dotted) if text else None, key=dotted))
+    return found
+
+
+def validate_data(data: dict[str, Any], *, file: str, text: str = "") -> Config:
+    """Validate one file's data; the first error names the file, the line and the key
+    (``problems`` lists them all)."""
+    found = problems(data, file=file, text=text)
+    if found:
+        first = found[0]
+        if len(found) > 1:
+            more = len(found) - 1
+            raise ConfigError(f"{first.reason} (and {more} more problem{'s' if more > 1 else ''}: "
+                              "see assistant config validate)", file=first.file, line=first.line, key=first.key)
+        raise first
+    return Config.model_validate(data)
 
 
 def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -340,6 +391,22 @@ def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     for k, v in over.items():
         out[k] = _deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
     return out
+
+
+def config_problems(user_file: Path | None, *, required: bool = False,
+                    default_file: Path = DEFAULT_CONFIG_FILE) -> list[ConfigError]:
+    """Every problem in the default and the user's config files (``config validate``)."""
+    found: list[ConfigError] = []
+    for path, must in ((default_file, False), (user_file, required)):
+        if path is None or not (must or path.exists()):
+            continue
+        try:
+            data, text = _parse(path)
+        except ConfigError as e:
+            found.append(e)
+            continue
+        found += sorted(problems(data, file=str(path), text=text), key=lambda e: e.line or 0)
+    return found
 
 
 def load_config(user_file: Path | None, *, required: bool = False,

@@ -16,8 +16,9 @@ from typing import Any
 
 import tomlkit
 
-from .config import Config, _deep_merge, _parse, validate_data
+from .config import Config, _deep_merge, _parse, did_you_mean, key_line, problems, read_text
 from .errors import ConfigError
+from .limits import is_text
 from .paths import DEFAULT_CONFIG_FILE
 
 HEADER = ("# Your settings for the voice assistant; they override the defaults in the\n"
@@ -37,15 +38,18 @@ def _check_key(dotted: str, file: Path) -> tuple[str, str]:
     parts = dotted.split(".")
     if len(parts) != 2 or parts[0] not in Config.model_fields or \
             parts[1] not in Config.model_fields[parts[0]].annotation.model_fields:
-        raise ConfigError("unknown key; use section.key as in the default config.toml", file=str(file),
-                          key=dotted)
+        hint = did_you_mean(dotted)
+        raise ConfigError(f"unknown key{hint}" if hint else
+                          "unknown key; use section.key as in the default config.toml", key=dotted)
     return parts[0], parts[1]
 
 
 def edit(file: Path, dotted: str, value: Any = UNSET, *, default_file: Path = DEFAULT_CONFIG_FILE) -> Config:
     """Set ``section.key`` to ``value`` (or remove it: ``UNSET``) in ``file``; return the merged config."""
     section, key = _check_key(dotted, file)
-    text = file.read_text(encoding="utf-8") if file.exists() else HEADER
+    if isinstance(value, str) and not is_text(value):
+        raise ConfigError("the value is not UTF-8 text (it has undecodable bytes); nothing was written", key=dotted)
+    text = read_text(file) if file.exists() else HEADER
     try:
         doc = tomlkit.parse(text)
     except Exception as e:
@@ -63,7 +67,13 @@ def edit(file: Path, dotted: str, value: Any = UNSET, *, default_file: Path = DE
         doc[section][key] = value
     new_text = tomlkit.dumps(doc)
     data = tomllib.loads(new_text)
-    validate_data(data, file=str(file), text=new_text)
+    found = problems(data, file=str(file), text=new_text)
+    if found:
+        e = found[0]
+        if e.key == dotted:          # the value given: it is not in the file, so no line
+            raise ConfigError(f"{e.reason}; nothing was written", key=dotted)
+        raise ConfigError(f"{e.reason}; fix it first (nothing was written)", file=str(file),
+                          line=key_line(text, e.key) if e.key else None, key=e.key)
     defaults = _parse(default_file)[0] if default_file.exists() else {}
     merged = Config.model_validate(_deep_merge(defaults, data))
     file.parent.mkdir(parents=True, exist_ok=True)

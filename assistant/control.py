@@ -23,6 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from .errors import AssistantError
+from .limits import MAX_INPUT_CHARS
+
 log = logging.getLogger(__name__)
 
 PROTOCOL_VERSION = 1
@@ -198,6 +201,9 @@ class ControlServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
             return {"id": req.id, "ok": True, "result": handler(req.args)}
         except ProtocolError as e:
             return {"id": req.id, "ok": False, "error": str(e)}
+        except AssistantError as e:     # a refusal the user can act on: no traceback
+            log.info("control command %s refused: %s", req.cmd, e)
+            return {"id": req.id, "ok": False, "error": str(e), "kind": e.kind}
         except Exception as e:  # a failing command must not take the daemon down
             log.exception("control command %s failed", req.cmd)
             msg = str(e).splitlines()[0] if str(e) else e.__class__.__name__
@@ -219,10 +225,11 @@ class ControlServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
             pass
 
 
-def text_arg(args: dict, name: str = "text", limit: int = 4000) -> str:
+def text_arg(args: dict, name: str = "text", limit: int = MAX_INPUT_CHARS) -> str:
     value = args.get(name)
     if not isinstance(value, str) or not value.strip():
-        raise ProtocolError(f"\"{name}\" must be a non-empty string")
+        raise ProtocolError(f"\"{name}\" must be a non-empty string, e.g. {{\"{name}\": \"what time is it?\"}}")
     if len(value) > limit:
-        raise ProtocolError(f"\"{name}\" is longer than {limit} characters")
+        raise ProtocolError(f"\"{name}\" is {len(value):,} characters, more than the {limit:,} the assistant "
+                            "reads at once; shorten it, or split it into several requests")
     return value.strip()

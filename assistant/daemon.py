@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import signal
 import threading
 import time
@@ -32,29 +33,58 @@ from .voice_loop import VoiceLoop
 log = logging.getLogger(__name__)
 
 CONFIG_POLL_S = 0.5
+# How often freed native memory goes back to the system (assistant/memtrim.py); 0 = never
+# (ASSISTANT_MALLOC_TRIM_S, for benchmarks/soak.py's comparison).
+TRIM_EVERY_S = float(os.environ.get("ASSISTANT_MALLOC_TRIM_S", "30"))
 
 
 class SilentSource:
-    """Stands in for a microphone when there is none: the daemon still serves its socket."""
+    """Stands in for a microphone when there is none: the daemon still serves its socket,
+    and a recording given with ``hear`` (the socket's ``hear``) is heard as if spoken,
+    followed by silence, so a voice turn runs without any audio device."""
 
     live = True
     device_name = "(no microphone)"
+    TAIL_S = 1.5             # silence after a recording: the endpointer closes the utterance
 
-    def __init__(self) -> None:
+    def __init__(self, frame_ms: int = 30) -> None:
         self._stop = threading.Event()
+        self._heard: "queue.Queue[np.ndarray]" = queue.Queue()
+        self.frame_samples = 16000 * frame_ms // 1000
+
+    def hear(self, audio_int16: np.ndarray) -> None:
+        self._heard.put(audio_int16)
 
     def frames(self) -> Iterator[np.ndarray]:
-        self._stop.wait()
-        return iter(())
+        from audio.vad import frames_of
+        tail = np.zeros(int(self.TAIL_S * 16000), np.int16)
+        while not self._stop.is_set():
+            try:
+                audio = self._heard.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            for frame in frames_of(np.concatenate([audio, tail]), self.frame_samples):
+                if self._stop.is_set():
+                    return
+                yield frame
 
     def stop(self) -> None:
         self._stop.set()
 
 
 class SilentSink:
-    """Stands in for a speaker when none can be opened."""
+    """Stands in for a speaker when none can be opened: takes every sample (nothing is
+    interrupted), but is not ``audible``, so the voice loop reports what went unheard
+    and delivers reminders another way."""
 
-    def write(self, samples) -> None: ...
+    audible = False
+
+    def __init__(self, reason: str = "no speaker") -> None:
+        self.reason = reason
+
+    def write(self, samples) -> int:
+        return len(samples)
+
     def gap(self, seconds: float) -> None: ...
     def interrupt(self) -> None: ...
     def close(self) -> None: ...
@@ -84,6 +114,7 @@ class Daemon:
         self.wyoming_error = ""
         self.loop: VoiceLoop | None = None
         self.server: ControlServer | None = None
+        self.text_turns = 0           # asks through the socket, besides the voice loop's turns
 
     # -- lifecycle ------------------------------------------------------------------
     def run(self) -> int:
@@ -100,7 +131,8 @@ class Daemon:
         rt.load(stt=True, tts=True, engine=True)
         rt.watch_knowledge()
         self.loop = VoiceLoop(rt, self._open_source(), self._open_sink(), on_turn=self._on_turn,
-                              on_state=self._on_state, on_notice=lambda text: log.info("%s", text))
+                              on_state=self._on_state, on_notice=lambda text: log.info("%s", text),
+                              on_announcement=self._on_announcement, on_unplayed=self._on_unplayed)
         self._start_wyoming(rt)          # before the socket: once `ping` answers, Wyoming serves too
         self.server = ControlServer(self.paths.socket, self._handlers())
         self.server.serve_in_background()
@@ -114,8 +146,13 @@ class Daemon:
         watchdog = watchdog_interval_s()
         config_stamp = self._config_stamp()
         next_ping = 0.0
+        next_trim = time.monotonic() + TRIM_EVERY_S
         while not self._stop.wait(CONFIG_POLL_S):
             now = time.monotonic()
+            if TRIM_EVERY_S > 0 and now >= next_trim and self.loop.state == "idle":
+                from .memtrim import release_freed_memory
+                release_freed_memory()
+                next_trim = now + TRIM_EVERY_S
             if watchdog and now >= next_ping and voice.is_alive():
                 sd_notify("WATCHDOG=1")
                 next_ping = now + watchdog
@@ -195,7 +232,7 @@ class Daemon:
             ensure_echo_cancel()
         if not has_input_device(self.cfg.audio.input_device):
             log.warning("no microphone found; voice input is off (the control socket still works)")
-            return SilentSource()
+            return SilentSource(self.cfg.vad.frame_ms)
         return MicSource(self.cfg.audio.input_device, self.cfg.vad.frame_ms)
 
     def _open_sink(self):
@@ -203,8 +240,8 @@ class Daemon:
         try:
             return SpeakerSink(self.runtime.tts.sample_rate, self.cfg.audio.output_device)
         except AssistantError as e:
-            log.warning("%s; replies will not be heard", e)
-            return SilentSink()
+            log.warning("%s; replies will not be heard, reminders go to notifications and the log", e)
+            return SilentSink(str(e))
 
     # -- configuration --------------------------------------------------------------
     def _config_stamp(self) -> tuple:
@@ -252,6 +289,21 @@ class Daemon:
     def _on_turn(self, record) -> None:
         self._publish("turn", asdict(record))
 
+    def _on_announcement(self, text: str) -> None:
+        self._publish("announcement", {"text": text, "heard": self._audible()})
+
+    def _on_unplayed(self, text: str) -> None:
+        log.warning("not played (no speaker): %s", text)
+        self._publish("unplayed", {"text": text, "reason": self._no_speaker()})
+
+    def _audible(self) -> bool:
+        return self.loop is not None and self.loop.audible
+
+    def _no_speaker(self) -> str:
+        reason = getattr(self.loop.sink, "reason", "no speaker") if self.loop else "not started"
+        return (f"nothing was played: {reason.split(';')[0]}; set audio.output_device to a working "
+                "speaker and restart, or use --output FILE.wav")
+
     def status(self) -> dict:
         from models.resolve import describe
 
@@ -267,7 +319,10 @@ class Daemon:
             "uptime_s": round(time.time() - self.started, 1),
             "ready_s": round(getattr(self, "ready_s", 0.0), 2),
             "input": getattr(loop.source, "device_name", None) if loop else None,
-            "turns": loop.turns if loop else 0,
+            "turns": (loop.turns if loop else 0) + self.text_turns,
+            "voice_turns": loop.turns if loop else 0,
+            "text_turns": self.text_turns,
+            "speaker": self._audible(),
             "last_turn_latency_ms": loop.last_turn.latency_ms if loop and loop.last_turn else None,
             "models": [describe(self.cfg, s, self.paths.model_cache, verify=False).as_dict()
                        for s in ("stt", "llm", "tts", "embeddings")],
@@ -286,20 +341,67 @@ class Daemon:
     def _handlers(self) -> dict:
         loop, rt = self.loop, self.runtime
 
+        def output_arg(args) -> Path | None:
+            value = args.get("output")
+            if value is None:
+                return None
+            if not isinstance(value, str) or not value.strip() or not os.path.isabs(value):
+                raise ProtocolError("\"output\" must be an absolute path to a .wav file")
+            return Path(value)
+
+        def speak(text: str, output: Path | None) -> dict:
+            """Say ``text`` on the speaker, or write it to ``output``; one error if neither can be."""
+            if output is not None:
+                from audio.playback import WavSink
+                sink = WavSink(output, rt.tts.sample_rate)
+                sink.write(rt.tts.synthesize(text))
+                sink.close()
+                return {"output": str(output)}
+            if not loop.audible:
+                raise AssistantError(self._no_speaker())
+            loop.say(text)
+            return {"spoken": True}
+
         def ask(args):
-            from .engine import ReplyDone, Retrieved, Sentence
-            text, speak = text_arg(args), bool(args.get("speak", False))
-            reply, memories, knowledge = "", [], []
+            from .engine import Acted, ReplyDone, Retrieved
+            text, output = text_arg(args), output_arg(args)
+            voiced = bool(args.get("speak", False)) or output is not None
+            reply, memories, knowledge, skill = "", [], [], None
             for event in rt.engine.respond(text):
                 if isinstance(event, Retrieved):
                     memories = [h.as_dict() for h in event.memories]
                     knowledge = [h.as_dict() for h in event.knowledge]
-                elif isinstance(event, Sentence) and speak:
-                    loop.say(event.text)
+                elif isinstance(event, Acted):
+                    skill = event.action.as_dict()
                 elif isinstance(event, ReplyDone):
                     reply = event.text
+            self.text_turns += 1
             loop.prefill_soon()         # the history changed: read the next prompt's start while idle
-            return {"question": text, "reply": reply, "memories": memories, "knowledge": knowledge}
+            result = {"question": text, "reply": reply, "memories": memories, "knowledge": knowledge,
+                      "skill": skill}
+            if voiced and reply:
+                try:
+                    result.update(speak(reply, output))
+                except AssistantError as e:          # the reply stands; say what was not heard
+                    result.update({"spoken": False, "not_spoken": str(e)})
+            return result
+
+        def hear(args):
+            """A recording heard as if from the microphone (a daemon without one): voice turns
+            with no audio device, for tests and the soak benchmark."""
+            from audio.wavio import read_audio, to_int16
+            if not isinstance(loop.source, SilentSource):
+                raise ProtocolError("this daemon listens to a microphone; 'hear' is for a daemon without one")
+            value = args.get("wav")
+            if not isinstance(value, str) or not os.path.isabs(value):
+                raise ProtocolError("\"wav\" must be an absolute path to a WAV recording")
+            audio = to_int16(read_audio(value))
+            loop.source.hear(audio)
+            return {"queued_s": round(len(audio) / 16000, 2)}
+
+        def say(args):
+            text = text_arg(args)
+            return {"said": text, **speak(text, output_arg(args))}
 
         def memory_search(args):
             query = text_arg(args, "query")
@@ -322,7 +424,8 @@ class Daemon:
         return {
             "ping": lambda args: "pong",
             "status": lambda args: self.status(),
-            "say": lambda args: loop.say(text_arg(args)) or {"said": text_arg(args)},
+            "say": say,
+            "hear": hear,
             "ask": ask,
             "listen": lambda args: loop.listen() or {"listening": True},
             "mute": mute,

@@ -27,6 +27,8 @@ from skills.index import DocHit, SkillIndex
 
 from . import intents
 from .config import Config
+from .errors import InputError
+from .limits import PROMPT_MARGIN_TOKENS, check_request, fit_messages
 from .llm import LocalLLM
 from .metrics import TurnTimings
 from .non_answers import is_evidence
@@ -51,9 +53,19 @@ class Sentence:
 
 
 @dataclass(frozen=True)
+class ReplySlot:
+    """The place of a reply stored later (the voice loop stores what was really played):
+    its ``seq`` and ``ts`` are taken when the reply is written, so it sorts right after
+    its question, before the next turn's, however late it is stored."""
+    seq: int
+    ts: float
+
+
+@dataclass(frozen=True)
 class ReplyDone:
     text: str
     cancelled: bool
+    slot: ReplySlot | None = None      # with store_reply=False: where to store the reply
 
 
 @dataclass(frozen=True)
@@ -230,7 +242,10 @@ class Engine:
                 return None
             _, memories, docs = self.retrieve(user_text, vector)
             knowledge = self.from_files(user_text, vector)
-            messages = self._messages(user_text, memories, docs, read_first, knowledge)
+            try:
+                messages = self.fit(self._messages(user_text, memories, docs, read_first, knowledge))
+            except InputError:
+                return None              # the turn itself refuses it
             note_ids = tuple(h.memory.id for h, _ in chosen_notes(memories, self.cfg.llm.notes_tokens, read_first))
             spec = self._speculation = Speculation(key, vector, memories, docs, stored=(stored, stored_vector),
                                                    prompt=self.llm.prompt_reuse(messages), note_ids=note_ids,
@@ -254,14 +269,38 @@ class Engine:
         self._seq += 1
         return memory
 
-    def remember(self, role: str, text: str, vector=None) -> Memory:
-        """Store one side of the turn; ``vector`` is the embedding of its stored text."""
-        memory = self.memory.store_memory(self._turn(role, text), vector)
-        self._add_to_history(role, text, memory.id)
+    def reserve(self) -> ReplySlot:
+        """A place for a reply that will be stored later (see ``ReplySlot``)."""
+        slot = ReplySlot(self._seq, time.time())
+        self._seq += 1
+        return slot
+
+    def remember(self, role: str, text: str, vector=None, slot: ReplySlot | None = None) -> Memory:
+        """Store one side of the turn; ``vector`` is the embedding of its stored text;
+        ``slot``: the place reserved for it when the reply was written."""
+        if slot is None:
+            memory = self._turn(role, text)
+        else:
+            memory = self.memory.new_memory(role, text, self.session_id, seq=slot.seq)
+            memory.ts = slot.ts
+        self.memory.store_memory(memory, vector)
+        self._add_to_history(role, text, memory.id, memory.seq)
         return memory
 
-    def _add_to_history(self, role: str, text: str, memory_id: str) -> None:
-        self.history = trim_history([*self.history, HistoryTurn(role, text, memory_id)], self.cfg.llm.history_turns)
+    def _add_to_history(self, role: str, text: str, memory_id: str, seq: int = -1) -> None:
+        turns = [*self.history, HistoryTurn(role, text, memory_id, seq)]
+        turns.sort(key=lambda t: t.seq)      # a reply stored late goes back after its question
+        self.history = trim_history(turns, self.cfg.llm.history_turns)
+
+    def _count_tokens(self, messages: list[dict]) -> int:
+        """The prompt's tokens by the LLM's own template, or an estimate without one."""
+        counted = self.llm.prompt_reuse(messages)[0] if hasattr(self.llm, "prompt_reuse") else 0
+        return counted or sum(len(m["content"]) for m in messages) // 2 + 8 * len(messages)
+
+    def fit(self, messages: list[dict]) -> list[dict]:
+        """The prompt within the context, oldest history dropped first; or ``InputError``."""
+        budget = self.cfg.llm.context_tokens - self.cfg.llm.max_reply_tokens - PROMPT_MARGIN_TOKENS
+        return fit_messages(messages, self._count_tokens, budget)
 
     def _command(self, intent, user_text: str, timings: TurnTimings) -> Iterator[TurnEvent]:
         """A memory command: done here, confirmed aloud, never shown to the LLM."""
@@ -290,6 +329,7 @@ class Engine:
         called before each token is written: the voice loop waits there while a sentence
         is synthesised, since the LLM and the voice sharing two cores slow each other."""
         timings = timings or TurnTimings()
+        user_text = check_request(user_text)     # refused before anything is stored
         with self._waiting_lock:
             self._waiting += 1           # a prefill in progress yields to this turn
         with self._lock:
@@ -318,18 +358,18 @@ class Engine:
                 spec = None
             action = self.actions.act(user_text, vector) if self.actions else None
             if action is not None:
-                yield from self._acted(user_text, vector, action, timings)
+                yield from self._acted(user, doc_vector, action, timings, store_reply)
                 return
             if spec is None:
                 vector, memories, docs = self.retrieve(user_text, vector)
                 knowledge = self.from_files(user_text, vector)
             else:
                 log.debug("adopting the reply begun during the pause (%d pieces)", len(spec.pieces))
+            messages = self.fit(self._messages(user_text, memories, docs, read_first, knowledge))
             timings.mark("retrieval_ready")
             yield Retrieved(memories, docs, knowledge)
-            messages = self._messages(user_text, memories, docs, read_first, knowledge)
             self.memory.store_memory(user, doc_vector)     # queued before generation: searchable now
-            self._add_to_history("user", user_text, user.id)
+            self._add_to_history("user", user_text, user.id, user.seq)
             splitter, parts, index = _reply_splitter(), [], 0
             if spec is not None and spec.started:
                 pieces, prompt = spec.continued(cancel), spec.prompt
@@ -355,21 +395,25 @@ class Engine:
                 started = time.perf_counter()
                 self.remember("assistant", reply + (" [interrupted]" if cancelled else ""))
                 log.debug("stored reply in %.0f ms", (time.perf_counter() - started) * 1000)
-            yield ReplyDone(reply, cancelled)
+            yield ReplyDone(reply, cancelled, None if store_reply else self.reserve())
 
-    def _acted(self, user_text: str, vector, action, timings: TurnTimings) -> Iterator[TurnEvent]:
-        """A skill's reply, spoken sentence by sentence like a streamed one."""
+    def _acted(self, user: Memory, doc_vector, action, timings: TurnTimings,
+               store_reply: bool = True) -> Iterator[TurnEvent]:
+        """A skill's reply, spoken sentence by sentence like a streamed one. The question
+        is stored once, with the seq it was given; the reply as ``respond`` says."""
         timings.mark("retrieval_ready")
         yield Retrieved([], [])
         yield Acted(action)
         timings.mark("first_token")
-        self.remember("user", user_text)
+        self.memory.store_memory(user, doc_vector)
+        self._add_to_history("user", user.text, user.id, user.seq)
         for index, sentence in enumerate(split_all(action.reply)):
             timings.mark("first_sentence")
             yield Sentence(sentence, index)
         timings.mark("reply_done")
-        self.remember("assistant", action.reply)
-        yield ReplyDone(action.reply, False)
+        if store_reply:
+            self.remember("assistant", action.reply)
+        yield ReplyDone(action.reply, False, None if store_reply else self.reserve())
 
     def ask(self, user_text: str) -> tuple[str, Retrieved]:
         """One whole turn as text: what ``assistant ask`` and tests use."""

@@ -22,6 +22,7 @@ class HistoryTurn:
     role: str
     text: str
     memory_id: str
+    seq: int = -1       # its place in the session: a reply stored late still follows its question
 
 
 def when(ts: float) -> str:

@@ -27,8 +27,9 @@ from audio.playback import AudioSink
 from audio.stt import Transcript
 from audio.vad import Endpointer, Pause, Utterance
 
-from .engine import Acted, ReplyDone, Retrieved, Sentence
+from .engine import Acted, ReplyDone, ReplySlot, Retrieved, Sentence
 from .errors import AssistantError
+from .limits import fit_transcript
 from .wake import find_wake
 from .metrics import MetricsWriter, TurnRecord, TurnTimings
 
@@ -52,12 +53,14 @@ class _Turn:
     spoken: list[str] = field(default_factory=list)   # what the speaker really played
     cut: bool = False
     skill: dict | None = None
+    slot: ReplySlot | None = None     # where the engine keeps the reply's place in memory
 
 
 @dataclass
 class _Speak:
     turn: _Turn | None          # None: an announcement or `say`, not part of a turn
     text: str
+    reminder: str | None = None  # the id of the reminder this announces: done once delivered
 
 
 @dataclass
@@ -91,6 +94,7 @@ class VoiceLoop:
     on_notice: Callable[[str], None] = lambda text: None
     on_state: Callable[[str], None] = lambda state: None
     on_announcement: Callable[[str], None] = lambda text: None
+    on_unplayed: Callable[[str], None] = lambda text: None   # said with no speaker to hear it
     metrics: MetricsWriter = field(default_factory=lambda: MetricsWriter(None))
     turns: int = 0
     muted: bool = False
@@ -110,7 +114,7 @@ class VoiceLoop:
         self.endpointer = self._new_endpointer()
         self._utterances: queue.Queue[Utterance | Pause | None] = queue.Queue()
         self._speech: queue.Queue[_Speak | _EndOfReply | None] = queue.Queue()
-        self._writes: queue.Queue[tuple[str, str] | None] = queue.Queue()
+        self._writes: queue.Queue[tuple[str, str, ReplySlot | None] | None] = queue.Queue()
         self._pending = 0                 # utterances and replies not yet fully spoken
         self._prefill_due = True          # read the prompt's known start before the first turn
         self._lock = threading.Lock()
@@ -164,6 +168,8 @@ class VoiceLoop:
                 break
             if not isinstance(item, _Speak):
                 kept.append(item)
+            elif item.reminder is not None:
+                self._reminder_not_heard(item)     # dropped unheard: it stays due
         for item in kept:
             self._speech.put(item)
         self.sink.interrupt()
@@ -260,15 +266,44 @@ class VoiceLoop:
 
     # -- stage 2: STT and the engine -------------------------------------------------
     def _announce_due(self) -> None:
+        """Queue what fell due. A reminder is claimed, not done: it is marked done only
+        once delivered (see ``_delivered``), and released to come due again if not."""
         if self.announcer is None:
             return
         try:
-            for text in self.announcer.due():
-                log.info("announcing: %s", text)
-                self.on_announcement(text)
-                self.say(text)
+            for due in self.announcer.claim():
+                log.info("announcing: %s", due.text)
+                self._speech.put(_Speak(None, due.text, reminder=due.id))
         except Exception:   # a broken reminders file must not stop the conversation
             log.exception("checking reminders failed")
+
+    @property
+    def audible(self) -> bool:
+        """False when the sink plays nowhere (the daemon found no speaker)."""
+        return getattr(self.sink, "audible", True)
+
+    def _delivered(self, item: _Speak, heard: bool) -> None:
+        """A reminder reached the user: by voice, or with no speaker by a desktop
+        notification, the log and the ``on_announcement`` callback (an event on the
+        daemon's socket). Only then is it done."""
+        if not heard:
+            from .notify import desktop_notification
+            shown = desktop_notification("Reminder", item.text)
+            log.warning("reminder not heard (no speaker)%s: %s", "; shown as a notification" if shown else "",
+                        item.text)
+        self.on_announcement(item.text)
+        try:
+            self.announcer.delivered(item.reminder)
+        except Exception:
+            log.exception("could not mark reminder %s done", item.reminder)
+
+    def _reminder_not_heard(self, item: _Speak) -> None:
+        """Cut short or dropped (a barge-in): the reminder comes due again shortly."""
+        log.info("reminder %s was not heard in full; it stays due", item.reminder)
+        try:
+            self.announcer.release(item.reminder)
+        except Exception:
+            log.exception("could not release reminder %s", item.reminder)
 
     def _next_item(self) -> Utterance | Pause | None:
         """The next utterance or pause; while waiting for it, announce what falls due and
@@ -318,6 +353,7 @@ class VoiceLoop:
                 if text is None:
                     log.info("not addressed (listen mode %s): %r", self.mode, transcript.text)
                     continue
+                text = fit_transcript(text)          # a transcript is cut to fit, never refused
                 if not text:
                     self.say("Yes?")                 # just the name: ready for the request
                     self._follow_up_until = time.monotonic() + self.runtime.cfg.audio.follow_up_s + 5
@@ -335,7 +371,7 @@ class VoiceLoop:
                     elif isinstance(event, Sentence):
                         self._speech.put(_Speak(turn, event.text))
                     elif isinstance(event, ReplyDone):
-                        turn.reply, turn.cancelled = event.text, event.cancelled
+                        turn.reply, turn.cancelled, turn.slot = event.text, event.cancelled, event.slot
                 self._speech.put(_EndOfReply(turn))
                 handed_over = True
             except AssistantError as e:
@@ -416,24 +452,7 @@ class VoiceLoop:
                 if isinstance(item, _Speak):
                     if item.turn is not None and item.turn.cancel.is_set():
                         continue
-                    self._synthesized.clear()
-                    try:
-                        audio = self.runtime.tts.synthesize(item.text)
-                    finally:
-                        self._synthesized.set()
-                    if item.turn is not None:
-                        item.turn.timings.mark("first_sentence_synth")
-                    if len(audio):
-                        self._speaking = True
-                        self._update_state()
-                        if item.turn is not None:
-                            item.turn.timings.mark("first_audio")
-                        played = self.sink.write(audio)
-                        if played < len(audio) and self._barge_in_at:
-                            self.barge_in_stop_ms = round((time.perf_counter() - self._barge_in_at) * 1000, 1)
-                            log.info("playback stopped %.0f ms after the barge-in", self.barge_in_stop_ms)
-                        if item.turn is not None:
-                            self._record_played(item.turn, item.text, played, len(audio))
+                    self._play(item)
                     continue
                 self.sink.gap(self.runtime.cfg.audio.gap_between_replies_ms / 1000)
                 self._finish(item.turn)
@@ -450,6 +469,44 @@ class VoiceLoop:
                 else:
                     self._update_state()
 
+    def _play(self, item: _Speak) -> None:
+        """Synthesise and play one sentence; a reminder's fate follows what was heard."""
+        played, total = 0, 0
+        failed = True
+        try:
+            self._synthesized.clear()
+            try:
+                audio = self.runtime.tts.synthesize(item.text)
+            finally:
+                self._synthesized.set()
+            total = len(audio)
+            if item.turn is not None:
+                item.turn.timings.mark("first_sentence_synth")
+            if total:
+                self._speaking = True
+                self._update_state()
+                if item.turn is not None:
+                    item.turn.timings.mark("first_audio")
+                played = self.sink.write(audio)
+                played = total if played is None else played     # a sink that does not count
+            failed = False
+        finally:
+            if item.reminder is not None:
+                if failed or not self.audible:
+                    self._delivered(item, heard=False)    # no voice: notification, log, event
+                elif played >= total:
+                    self._delivered(item, heard=True)
+                else:
+                    self._reminder_not_heard(item)
+            elif not self.audible and total:
+                self.on_unplayed(item.text)
+        if total:
+            if played < total and self._barge_in_at:
+                self.barge_in_stop_ms = round((time.perf_counter() - self._barge_in_at) * 1000, 1)
+                log.info("playback stopped %.0f ms after the barge-in", self.barge_in_stop_ms)
+            if item.turn is not None:
+                self._record_played(item.turn, item.text, played, total)
+
     @staticmethod
     def _record_played(turn: _Turn, text: str, played: int, total: int) -> None:
         if played >= total:
@@ -464,8 +521,9 @@ class VoiceLoop:
     def _memory_writer(self) -> None:
         """Store replies off the speech path: a slow disk never delays the next sentence."""
         while (item := self._writes.get()) is not None:
+            role, text, slot = item
             try:
-                self.runtime.engine.remember(*item)
+                self.runtime.engine.remember(role, text, slot=slot)
             except Exception:
                 log.exception("could not store the reply")
             self._prefill_due = True     # the history changed: the next prompt's start is known
@@ -477,7 +535,7 @@ class VoiceLoop:
         interrupted = turn.cut or turn.cancelled or turn.cancel.is_set()
         stored = " ".join(turn.spoken) + (" [interrupted]" if interrupted else "")
         if stored.strip():
-            self._writes.put(("assistant", stored.strip()))
+            self._writes.put(("assistant", stored.strip(), turn.slot))
         turn.reply = " ".join(turn.spoken) if interrupted else turn.reply
         self._follow_up_until = time.monotonic() + self.runtime.cfg.audio.follow_up_s
         retrieved = turn.retrieved or Retrieved([], [])

@@ -44,9 +44,16 @@ class WavSink:
     def interrupt(self) -> None:
         pass
 
+    @property
+    def written(self) -> bool:
+        """Whether ``close`` wrote the file: nothing said, no empty 44-byte WAV."""
+        return bool(self._chunks)
+
     def close(self) -> None:
         with self._lock:
-            audio = np.concatenate(self._chunks) if self._chunks else np.zeros(0, dtype=np.int16)
+            if not self._chunks:
+                return
+            audio = np.concatenate(self._chunks)
         write_wav(self.path, audio, self.sample_rate)
 
 

@@ -88,7 +88,33 @@ class MemoryService:
         return sorted(found.values(), key=lambda m: m.ts)
 
     def forget(self, ids: list[str]) -> int:
-        return self.store.delete(ids)
+        return self.forget_and_revive(ids)[0]
+
+    def forget_and_revive(self, ids: list[str]) -> tuple[int, list[Memory]]:
+        """Delete ``ids``; a fact one of them had superseded is current again (or points
+        to the newest fact that is left), never hidden behind an id that is gone.
+        Returns (deleted, facts made current again)."""
+        gone = set(ids)
+        facts_all = [m for m, _ in self.store.facts(active_only=False)]
+        by_id = {m.id: m for m in facts_all}
+
+        def successor(fid: str) -> str:
+            seen = set()
+            while fid in gone and fid not in seen:     # skip the chain of forgotten facts
+                seen.add(fid)
+                fid = by_id[fid].superseded_by if fid in by_id else ""
+            return fid
+        moved: dict[str, list[str]] = {}
+        for m in facts_all:
+            if m.id not in gone and m.superseded_by in gone:
+                moved.setdefault(successor(m.superseded_by), []).append(m.id)
+        count = self.store.delete(list(ids))
+        for new_id, old_ids in moved.items():
+            self.store.mark_superseded(old_ids, new_id)
+        revived = [by_id[i] for i in moved.get("", [])]
+        for m in revived:
+            m.superseded_by = ""
+        return count, revived
 
     # -- export / import --------------------------------------------------------------
     def export(self, path: Path) -> int:

@@ -3,8 +3,10 @@
 A file (not memory) because a reminder must outlive the process that set it: one
 ``assistant ask`` sets it, the voice loop started tomorrow announces it. Every change
 is a read-modify-write under an exclusive ``flock``, so two processes never both
-announce the same reminder or lose each other's changes. ``take_due`` marks what it
-returns as announced in the same locked step.
+announce the same reminder or lose each other's changes. ``claim_due`` holds what it
+returns for ``CLAIM_S`` in the same locked step; the reminder is done only when the
+announcer reports it delivered (``delivered``), and comes due again if it was not heard
+(``release``) or if the process died holding it (the claim expires).
 """
 from __future__ import annotations
 
@@ -23,6 +25,8 @@ from typing import Iterator
 from .spoken import say_duration
 
 LATE_S = 90          # announced this late, it says when it was due: the assistant was off
+CLAIM_S = 120.0      # a claimed reminder not reported back by then is due again (a crash)
+RETRY_S = 20.0       # a reminder cut short by a barge-in is said again this much later
 
 
 @dataclass
@@ -35,6 +39,7 @@ class Reminder:
     seconds: int = 0     # the duration asked for (timers announce it)
     status: str = "pending"   # "pending" | "done" | "cancelled"
     announced: float | None = None
+    held_until: float = 0.0   # claimed for announcing (or to be retried) until then
 
 
 def _words(text: str) -> set[str]:
@@ -112,6 +117,33 @@ class ReminderBook:
                 r.status, r.announced = "done", now
         return sorted(due, key=lambda r: r.due)
 
+    def claim_due(self, now: float | None = None, hold_s: float = CLAIM_S) -> list[Reminder]:
+        """Pending reminders that are due and not held, now held for ``hold_s``: one
+        process announces each, and it stays pending until ``delivered``."""
+        now = time.time() if now is None else now
+        with self._locked() as items:
+            due = [r for r in items if r.status == "pending" and r.due <= now and r.held_until <= now]
+            for r in due:
+                r.held_until = now + hold_s
+        return sorted(due, key=lambda r: r.due)
+
+    def delivered(self, rid: str, now: float | None = None) -> bool:
+        """The user was told: the reminder is done."""
+        now = time.time() if now is None else now
+        with self._locked() as items:
+            found = [r for r in items if r.id == rid and r.status == "pending"]
+            for r in found:
+                r.status, r.announced, r.held_until = "done", now, 0.0
+        return bool(found)
+
+    def release(self, rid: str, retry_s: float = RETRY_S, now: float | None = None) -> None:
+        """Not heard: due again after ``retry_s``."""
+        now = time.time() if now is None else now
+        with self._locked() as items:
+            for r in items:
+                if r.id == rid and r.status == "pending":
+                    r.held_until = now + retry_s
+
     def next_due(self) -> float | None:
         pending = self.pending()
         return pending[0].due if pending else None
@@ -146,6 +178,12 @@ def announcement(r: Reminder, now: float, tz: dt.tzinfo | None) -> str:
     return what
 
 
+@dataclass(frozen=True)
+class Due:
+    id: str
+    text: str
+
+
 class Announcer:
     """What the voice loop polls between turns: due reminders as sentences to speak."""
 
@@ -153,5 +191,17 @@ class Announcer:
         self.book, self.tz = book, tz
 
     def due(self, now: float | None = None) -> list[str]:
+        """Due reminders' sentences, marked done at once (for callers that cannot report back)."""
         now = time.time() if now is None else now
         return [announcement(r, now, self.tz) for r in self.book.take_due(now)]
+
+    def claim(self, now: float | None = None) -> list[Due]:
+        """Due reminders to announce; report each back with ``delivered`` or ``release``."""
+        now = time.time() if now is None else now
+        return [Due(r.id, announcement(r, now, self.tz)) for r in self.book.claim_due(now)]
+
+    def delivered(self, rid: str) -> bool:
+        return self.book.delivered(rid)
+
+    def release(self, rid: str) -> None:
+        self.book.release(rid)

@@ -11,7 +11,7 @@ def assert_one_line_error(result, *needles: str) -> None:
     assert result.returncode != 0, result.stdout
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: ")
+    assert lines[0].startswith(("error: ", "config error: ")) and "error: config error" not in lines[0]
     assert "Traceback" not in result.stderr + result.stdout
     for needle in needles:
         assert needle in lines[0], lines[0]
