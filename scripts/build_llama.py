@@ -70,15 +70,15 @@ def build(args: list[str], out: Path) -> Path:
     print(f"compiling llama.cpp {VERSION} (C++, usually 4-10 min on 2 cores; flags: "
           f"{' '.join(a[2:] for a in args if a.endswith('=ON'))})", file=sys.stderr, flush=True)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-    # ninja prints "[12/96] Building CXX object …/ops.cpp.o", make "[ 12%] Building CXX object …"
-    step = re.compile(r"\[\s*(\d+(?:/\d+|%))\]\s+Building \w+ object .*?([\w.+-]+)\.o\b")
+    # pip -v streams ninja's verbose lines: "[12/140] /usr/bin/g++ ... -c .../ggml-cpu/ops.cpp"
+    step = re.compile(r"\[(\d+)/(\d+)\]\s.*\s-c\s+(\S+)")
     shown = 0.0
     assert proc.stdout is not None
     for line in proc.stdout:
         log_lines.append(line)
         m = step.search(line)
         if m:
-            last = f"[{m[1]}] {m[2]}"
+            last = f"[{m[1]}/{m[2]}] {Path(m[3]).name}"
         now = time.monotonic()
         if now - shown >= (1 if tty else 30):
             elapsed = int(now - started)
