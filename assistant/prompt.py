@@ -165,8 +165,8 @@ def knowledge_lines(hits: Sequence, budget: int, question: str = "") -> list[str
     return lines
 
 
-NO_NOTES = ("[Notes from earlier conversations]\n(none about this: if the answer is not in our conversation "
-            "above, say you don't know)")
+NO_NOTES = ("[Notes from earlier conversations]\n(none: unless our conversation above says it, you were "
+            "never told this, so say you don't know)")
 _PERSONAL = re.compile(r"\b(my|our|mine|ours|me|we|i)\b", re.IGNORECASE)
 
 

@@ -15,11 +15,12 @@ def test_prefill_leaves_only_the_new_user_message_to_read(runtime):
     read = llm.prefill(prefix_messages(cfg, history))
     assert read > 20
     cached = list(llm.llm._input_ids)
-    full = llm._prompt_tokens(build_messages(cfg, "Where does my sister live?", history, [], []))
+    # (not "my sister": a personal question with no notes also carries prompt.NO_NOTES)
+    full = llm._prompt_tokens(build_messages(cfg, "Where does Ana live?", history, [], []))
     assert full[:len(cached)] == cached              # the turn reuses every prefilled token
     assert len(full) - len(cached) < 25               # and reads only its own message
     assert llm.prefill(prefix_messages(cfg, history)) == 0      # nothing left to do
-    reply = "".join(llm.stream(build_messages(cfg, "Where does my sister live?", history, [], []),
+    reply = "".join(llm.stream(build_messages(cfg, "Where does Ana live?", history, [], []),
                                max_tokens=12, temperature=0.0))
     assert "Lisbon" in reply
 
