@@ -95,6 +95,27 @@ def _vec(row: dict) -> np.ndarray:
     return np.asarray(row["vector"], np.float32)
 
 
+def candidates(store, text: str, vector: np.ndarray | Callable[[str], np.ndarray], mode: str,
+               n: int) -> tuple[np.ndarray, dict[str, dict], dict[str, float], dict[str, float]]:
+    """(query vector, rows by id, cosine by id, BM25 by id) from ``n`` nearest vectors and
+    ``n`` best full-text hits; the full-text search runs while the query is embedded when
+    ``vector`` is the function that makes it. ``store`` has ``dense`` and ``fulltext``
+    (memory's store, and knowledge's)."""
+    fts = _POOL.submit(store.fulltext, text, n) if mode in ("hybrid", "bm25") else None
+    vector = np.asarray(vector(text) if callable(vector) else vector, np.float32)
+    pool: dict[str, dict] = {}
+    cos: dict[str, float] = {}
+    bm25: dict[str, float] = {}
+    if mode in ("hybrid", "dense"):
+        for row, c in store.dense(vector, n):
+            pool[row["id"]], cos[row["id"]] = row, c
+    if fts is not None:
+        for row, b in fts.result():
+            pool.setdefault(row["id"], row)
+            bm25[row["id"]] = b
+    return vector, pool, cos, bm25
+
+
 def search(store: MemoryStore, text: str, vector: np.ndarray | Callable[[str], np.ndarray], s: RetrievalSettings,
            exclude_ids: frozenset[str] | set[str] = frozenset()) -> list[Hit]:
     """``vector`` is the query's embedding, or the function that makes it (then the
@@ -102,18 +123,7 @@ def search(store: MemoryStore, text: str, vector: np.ndarray | Callable[[str], n
     if s.k <= 0:
         return []
     n = max(s.candidates, s.k)
-    fts = _POOL.submit(store.fulltext, text, n) if s.mode in ("hybrid", "bm25") else None
-    vector = np.asarray(vector(text) if callable(vector) else vector, np.float32)
-    pool: dict[str, dict] = {}
-    cos: dict[str, float] = {}
-    bm25: dict[str, float] = {}
-    if s.mode in ("hybrid", "dense"):
-        for row, c in store.dense(vector, n):
-            pool[row["id"]], cos[row["id"]] = row, c
-    if fts is not None:
-        for row, b in fts.result():
-            pool.setdefault(row["id"], row)
-            bm25[row["id"]] = b
+    vector, pool, cos, bm25 = candidates(store, text, vector, s.mode, n)
     if s.mode == "hybrid" and pool and s.second_hop > 0:
         _second_hop(store, text, vector, pool, cos, bm25, n, s)
     if s.mode == "hybrid" and pool:

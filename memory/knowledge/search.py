@@ -17,7 +17,7 @@ from typing import Callable
 
 import numpy as np
 
-from memory.retrieval import _POOL, BM25_FLOOR
+from memory.retrieval import BM25_FLOOR, candidates
 
 from .chunker import Chunk
 from .store import KnowledgeStore, row_chunk
@@ -52,19 +52,7 @@ def search(store: KnowledgeStore, text: str, vector: np.ndarray | Callable[[str]
     and full-text search overlap, as in ``memory.retrieval.search``)."""
     if s.k <= 0:
         return []
-    n = max(s.candidates, s.k)
-    fts = _POOL.submit(store.fulltext, text, n) if s.mode in ("hybrid", "bm25") else None
-    vector = np.asarray(vector(text) if callable(vector) else vector, np.float32)
-    pool: dict[str, dict] = {}
-    cos: dict[str, float] = {}
-    bm25: dict[str, float] = {}
-    if s.mode in ("hybrid", "dense"):
-        for row, c in store.dense(vector, n):
-            pool[row["id"]], cos[row["id"]] = row, c
-    if fts is not None:
-        for row, b in fts.result():
-            pool.setdefault(row["id"], row)
-            bm25[row["id"]] = b
+    vector, pool, cos, bm25 = candidates(store, text, vector, s.mode, max(s.candidates, s.k))
     for i, row in pool.items():
         if i not in cos:
             cos[i] = float(np.asarray(row["vector"], np.float32) @ vector)
