@@ -74,6 +74,19 @@ def runtime(tmp_path_factory):
     return rt
 
 
+@pytest.fixture
+def own_runtime(tmp_path):
+    """A runtime with its own home (memory, reminders), for a test that must not see what
+    other tests left in the shared one; the models load from the shared cache."""
+    from assistant.config import load_config
+    from assistant.paths import resolve_paths
+    from assistant.runtime import Runtime
+    rt = Runtime(load_config(None), resolve_paths(tmp_path / "own-home"), quiet=True)
+    yield rt
+    if "store" in vars(rt):
+        rt.store.close()
+
+
 @pytest.fixture(scope="session")
 def pulse():
     """PulseAudio with a virtual mic ("mic" sink → "vmic" source) and speaker ("spk")."""

@@ -126,7 +126,7 @@ def test_a_reminder_cut_short_stays_due(runtime, tmp_path):
     runtime.reminders.cancel(r.id)
 
 
-def test_replies_of_a_voice_turn_are_stored_once_and_in_order(runtime, tmp_path):
+def test_replies_of_a_voice_turn_are_stored_once_and_in_order(own_runtime, tmp_path):
     """Two turns from a recording, a skill's reply among them: memory holds the
     conversation exactly once, in order (seq and time), however late a reply is stored."""
     from audio.capture import FileSource
@@ -134,16 +134,16 @@ def test_replies_of_a_voice_turn_are_stored_once_and_in_order(runtime, tmp_path)
     from assistant.voice_loop import VoiceLoop
     from tests.test_stt import _steady_voice
     gap = np.zeros(16000 * 2, np.float32)
-    audio = np.concatenate([_steady_voice(runtime, "What is seven times six?", 1.0), gap,
-                            _steady_voice(runtime, "Tell me a short fact about the moon.", 1.0), gap])
+    audio = np.concatenate([_steady_voice(own_runtime, "What is seven times six?", 1.0), gap,
+                            _steady_voice(own_runtime, "Tell me a short fact about the moon.", 1.0), gap])
     wav = tmp_path / "two.wav"
     write_wav(wav, audio, 16000)
-    engine = runtime.engine
+    engine = own_runtime.engine
     session, first = engine.session_id, engine._seq
-    loop = VoiceLoop(runtime, FileSource(wav), WavSink(tmp_path / "o.wav", runtime.tts.sample_rate))
+    loop = VoiceLoop(own_runtime, FileSource(wav), WavSink(tmp_path / "o.wav", own_runtime.tts.sample_rate))
     loop.listen_mode = "conversation"
     assert loop.run() == 2
-    rows = sorted((m for m in runtime.store.recent(1000) if m.session_id == session and m.seq >= first),
+    rows = sorted((m for m in own_runtime.store.recent(1000) if m.session_id == session and m.seq >= first),
                   key=lambda m: m.seq)
     shown = [(m.seq, m.role, m.text) for m in rows]
     assert [m.role for m in rows] == ["user", "assistant", "user", "assistant"], shown

@@ -210,21 +210,21 @@ def test_a_reminder_fires_after_a_restart(cli, runtime, tmp_path):
     assert '"announcement"' not in again.stdout                 # announced once, not at every start
 
 
-def test_a_reminder_due_while_listening_is_spoken(runtime, tmp_path):
+def test_a_reminder_due_while_listening_is_spoken(own_runtime, tmp_path):
     from audio.capture import FileSource
     from audio.playback import WavSink
     from assistant.voice_loop import VoiceLoop
     silence = tmp_path / "silence.wav"
     write_wav(silence, np.zeros(16000 * 4, np.float32), 16000)
-    runtime.reminders.add("timer", "", time.time() + 1.5, seconds=90)
+    own_runtime.reminders.add("timer", "", time.time() + 1.5, seconds=90)
     out = tmp_path / "out.wav"
     heard: list[str] = []
-    runtime.tts.warm()
-    loop = VoiceLoop(runtime, FileSource(silence, realtime=True), WavSink(str(out), runtime.tts.sample_rate),
+    own_runtime.load(stt=True, tts=True, engine=True)     # as `assistant run` does before its loop
+    loop = VoiceLoop(own_runtime, FileSource(silence, realtime=True), WavSink(str(out), own_runtime.tts.sample_rate),
                      on_announcement=heard.append)
     loop.run()
     assert heard == ["Your 1 minute and 30 second timer is done."]
-    assert "timer" in runtime.stt.transcribe(read_audio(out)).text.lower()
+    assert "timer" in own_runtime.stt.transcribe(read_audio(out)).text.lower()
 
 
 # -- the user's skill folder --------------------------------------------------------------

@@ -170,6 +170,13 @@ def test_a_satellite_killed_mid_reply_comes_back_and_is_answered_again(room):
     try:
         wait_for(lambda: daemon.call("status")["satellites"][0]["connects"] > connects, 30, "a reconnection")
         heard = _heard(tmp, _answer(out3), daemon.home)
+        if "84" not in heard and "eighty" not in heard.lower():
+            # The mic command loops the recording from when the satellite starts, so after a
+            # reconnection the first request heard can be cut ("...times seven?") and answered
+            # with a question back; the next loop asks it whole.
+            first = _size(out3)
+            wait_for(lambda: _size(out3) > first + SND_RATE, 240, "the next answer")
+            heard = _heard(tmp, _answer(out3), daemon.home)
         assert "84" in heard or "eighty" in heard.lower(), heard
     finally:
         satellite.kill()
