@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +22,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from benchmarks.soak import raw_exchange
 from tests.conftest import REPO
 
 # No shrinking: a failing case is reported as generated (each case runs real processes).
@@ -186,18 +186,6 @@ LINES = st.one_of(
 )
 
 
-def _exchange(path: Path, line: bytes) -> list[dict]:
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.settimeout(60)
-        s.connect(str(path))
-        s.sendall(line)
-        s.shutdown(socket.SHUT_WR)
-        data = b""
-        while chunk := s.recv(65536):
-            data += chunk
-    return [json.loads(reply) for reply in data.splitlines() if reply.strip()]
-
-
 @pytest.fixture(scope="module")
 def quiet_daemon(tmp_path_factory):
     """A daemon on devices that do not exist: no microphone, no speaker."""
@@ -219,7 +207,7 @@ def test_control_socket_answers_every_bad_message_in_one_line(quiet_daemon):
               suppress_health_check=list(HealthCheck), phases=(Phase.explicit, Phase.generate))
     @given(line=LINES)
     def check(line):
-        replies = _exchange(d.socket, line)
+        replies = raw_exchange(d.socket, line)
         assert len(replies) == (0 if not line.strip() else 1), replies
         reply = replies[0]
         if not reply["ok"]:

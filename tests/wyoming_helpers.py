@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import wave
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from wyoming.client import AsyncTcpClient
 from wyoming.event import Event
 
 from tests.conftest import REPO
+from tests.test_daemon import wait_for  # noqa: F401  (one definition, shared)
 
 
 class ServerProcess:
@@ -88,13 +88,3 @@ def audio_of(events: list[Event]) -> tuple[int, np.ndarray]:
     start = next(e for e in events if e.type == "audio-start")
     pcm = b"".join(e.payload or b"" for e in events if e.type == "audio-chunk")
     return int(start.data["rate"]), np.frombuffer(pcm, dtype="<i2")
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
