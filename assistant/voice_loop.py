@@ -128,8 +128,9 @@ class VoiceLoop:
 
     @property
     def gate_mic(self) -> bool:
-        """Drop the mic while speaking: live input, and no echo canceller or headset."""
-        return self.source.live and self.runtime.cfg.audio.echo_handling == "gate"
+        """Drop the mic while speaking: live input, and no echo canceller or headset.
+        A sink that plays nowhere makes no echo, so nothing is dropped for it."""
+        return self.source.live and self.audible and self.runtime.cfg.audio.echo_handling == "gate"
 
     # -- control, from any thread -----------------------------------------------------
     def stop(self) -> None:
