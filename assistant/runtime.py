@@ -115,9 +115,9 @@ class Runtime:
         k = self.cfg.knowledge
         if not (k.folders and k.watch):
             return None
-        from memory.knowledge.watch import KnowledgeWatcher
+        from memory.knowledge.watch import KnowledgeWatcher, settled
         kb, engine = self.knowledge, self.__dict__.get("engine")
-        busy = engine.busy if engine is not None else (lambda: False)
+        busy = settled(engine.busy) if engine is not None else (lambda: False)
         watcher = KnowledgeWatcher(lambda: kb.sync(self.cfg.knowledge.paths(), pause=busy), k.paths(),
                                    k.sync_interval_s)
         self.__dict__["knowledge_watcher"] = watcher.start()

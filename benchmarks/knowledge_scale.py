@@ -11,12 +11,16 @@ For each size, chunks with ready vectors go through the product's ``KnowledgeSto
   fused rank), including embedding a real question;
 * recall@10 of the vector search against exact search, and disk use;
 * with ``--during-indexing``: search latency while a niced thread (as the daemon's
-  watcher) embeds and indexes a folder, against idle, interleaved in the same run.
+  watcher) embeds and indexes a folder, against idle, interleaved in the same run;
+* with ``--turns N``: whole text turns (the product's runtime: retrieval, prompt, the
+  default LLM to the first sentence and to the end) N times idle, then N times while the
+  runtime's own watcher indexes a folder of ``--turn-files`` notes, in the same process.
 
 Vectors are clustered on the unit sphere like real sentence embeddings; texts are random
 words from a 5,000-word vocabulary.
 
-    .venv/bin/python benchmarks/knowledge_scale.py [--sizes 1000 10000 100000] [--million] [--json OUT]
+    .venv/bin/python benchmarks/knowledge_scale.py [--sizes 1000 10000 100000] [--million]
+        [--during-indexing N] [--turns N] [--json OUT]
 """
 from __future__ import annotations
 
@@ -161,6 +165,80 @@ def during_indexing(embedder, root: Path, rounds: int) -> dict:
             "indexing_finished_before_measuring_ended": finished}
 
 
+TURN_QUESTIONS = ["What is the capital of France?", "What did the boiler engineer say about the pressure?",
+                  "How long do I bake the bread?", "What is seven times six?"]
+
+
+def turns_during_indexing(root: Path, turns: int, files: int) -> dict:
+    """Text turns through the real runtime, alternately with indexing held and running.
+
+    Alternating matters: each turn adds to the history, so later turns read longer
+    prompts; measuring all idle turns first would charge that growth to indexing. The
+    watcher is the daemon's (``KnowledgeWatcher`` with the runtime's pause), plus a hold
+    this benchmark sets for the idle turns."""
+    import logging
+
+    from assistant.config import load_config
+    from assistant.engine import Sentence
+    from assistant.paths import resolve_paths
+    from assistant.runtime import Runtime
+    from memory.knowledge.watch import KnowledgeWatcher, settled
+    logging.basicConfig(level=logging.WARNING)
+    folder = root / "turn-notes"
+    folder.mkdir()
+    rng = np.random.default_rng(2)
+    vocab = ("pressure boiler kitchen garden recipe flour oven valve pump timer window door roof "
+             "engineer service bread dough tyres insurance dentist passport").split()
+    for i in range(files):
+        (folder / f"n{i}.md").write_text(f"# Note {i}\n\n" + " ".join(rng.choice(vocab, 110)) + ".\n")
+    rt = Runtime(load_config(None), resolve_paths(root / "turn-home"), quiet=True)
+    engine, kb = rt.engine, rt.knowledge
+    hold = threading.Event()
+    hold.set()
+    busy = settled(engine.busy)
+    embedded = [0]
+
+    def progress(p) -> None:
+        embedded[0] = p.chunks_done
+    watcher = KnowledgeWatcher(lambda: kb.sync([folder], progress, pause=lambda: hold.is_set() or busy()),
+                               [folder], 0)
+
+    def turn(i: int) -> tuple[float, float]:
+        t = time.perf_counter()
+        first = None
+        for event in engine.respond(TURN_QUESTIONS[i % len(TURN_QUESTIONS)]):
+            if isinstance(event, Sentence) and first is None:
+                first = (time.perf_counter() - t) * 1000
+        done = (time.perf_counter() - t) * 1000
+        return (first if first is not None else done), done
+    turn(0)                               # warm: model pages, prompt cache
+    watcher.start()
+    idle: list[tuple[float, float]] = []
+    busy_turns: list[tuple[float, float]] = []
+    for i in range(2 * turns):
+        indexing = i % 2 == 1
+        (hold.clear if indexing else hold.set)()
+        time.sleep(2.5)                   # the user listens, then speaks again (indexing runs meanwhile)
+        (busy_turns if indexing else idle).append(turn(i // 2))
+    hold.set()
+    finished = watcher.syncs > 0
+    watcher.stop()
+    chunks = kb.store.count()
+    first_idle, first_busy = [a for a, _ in idle], [a for a, _ in busy_turns]
+    done_idle, done_busy = [b for _, b in idle], [b for _, b in busy_turns]
+    row = {"turns_each": turns, "files": files, "gap_s": 2.5,
+           "idle_first_sentence_p50_ms": pct(first_idle, 50), "idle_first_sentence_p95_ms": pct(first_idle, 95),
+           "indexing_first_sentence_p50_ms": pct(first_busy, 50),
+           "indexing_first_sentence_p95_ms": pct(first_busy, 95),
+           "ratio_first_sentence_p50": round(pct(first_busy, 50) / max(pct(first_idle, 50), 1e-9), 2),
+           "idle_whole_turn_p50_ms": pct(done_idle, 50), "indexing_whole_turn_p50_ms": pct(done_busy, 50),
+           "ratio_whole_turn_p50": round(pct(done_busy, 50) / max(pct(done_idle, 50), 1e-9), 2),
+           "indexing_finished": finished, "chunks_embedded_meanwhile": embedded[0],
+           "chunks_stored_at_end": chunks}
+    print(json.dumps(row), flush=True)
+    return row
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[1000, 10_000, 100_000])
@@ -168,6 +246,9 @@ def main() -> int:
     ap.add_argument("--queries", type=int, default=100)
     ap.add_argument("--embed-sample", type=int, default=64)
     ap.add_argument("--during-indexing", type=int, default=0, metavar="N", help="N searches idle and N while indexing")
+    ap.add_argument("--turns", type=int, default=0, metavar="N",
+                    help="N whole text turns idle and N while the runtime's watcher indexes")
+    ap.add_argument("--turn-files", type=int, default=1000, help="notes in the folder indexed during --turns")
     ap.add_argument("--json", metavar="OUT")
     args = ap.parse_args()
     embedder = Embedder(packaged_model_dir())
@@ -182,6 +263,8 @@ def main() -> int:
         if args.during_indexing:
             figures["during_indexing"] = during_indexing(embedder, root, args.during_indexing)
             print(json.dumps(figures["during_indexing"]))
+        if args.turns:
+            figures["turns_during_indexing"] = turns_during_indexing(root, args.turns, args.turn_files)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     figures["load_average_at_end"] = round(os.getloadavg()[0], 1)

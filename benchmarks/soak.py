@@ -131,6 +131,8 @@ def main() -> int:
     ap.add_argument("--speech", metavar="DIR", help="WAV recordings for voice turns")
     ap.add_argument("--voice-every", type=int, default=5, help="every Nth turn is a voice turn (default 5)")
     ap.add_argument("--reply-tokens", type=int, default=16)
+    ap.add_argument("--model", metavar="NAME", help="llm.model for the daemon (default: the bundled default); "
+                    "RSS growth is the daemon's, so a smaller model gives more turns an hour")
     ap.add_argument("--from-turn", type=int, default=200, help="the baseline turn for the growth (default 200)")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--env", action="append", default=[], metavar="K=V", help="extra environment for the daemon")
@@ -144,7 +146,8 @@ def main() -> int:
     home.mkdir()
     (home / "config.toml").write_text(
         f"[audio]\ninput_device = \"no-such-mic\"\noutput_device = \"no-such-speaker\"\n"
-        f"listen_mode = \"conversation\"\n\n[llm]\nmax_reply_tokens = {args.reply_tokens}\n")
+        f"listen_mode = \"conversation\"\n\n[llm]\nmax_reply_tokens = {args.reply_tokens}\n"
+        + (f"model = \"{args.model}\"\n" if args.model else ""))
     env = {**os.environ, **dict(kv.split("=", 1) for kv in args.env)}
     started = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "assistant", "--home", str(home), "daemon"], cwd=REPO,
@@ -221,7 +224,7 @@ def main() -> int:
     after = [(t, r) for t, r in rss if t >= args.from_turn]
     base = after[0][1] if after else None
     figures = {
-        "turns": args.turns, "voice_every": args.voice_every, "reply_tokens": args.reply_tokens,
+        "turns": args.turns, "model": args.model or "default", "voice_every": args.voice_every, "reply_tokens": args.reply_tokens,
         "rss_mib": [{"turn": t, "rss": round(r, 1)} for t, r in rss],
         "baseline_turn": after[0][0] if after else None, "baseline_rss_mib": base and round(base, 1),
         "growth_mib": round(after[-1][1] - base, 1) if after else None,

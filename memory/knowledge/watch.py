@@ -7,10 +7,12 @@ milliseconds for a few thousand files and catches everything the event named and
 anything a missed event did not. A periodic sync every ``interval_s`` covers what no
 event reports (a network share, a folder created after start).
 
-The worker thread runs at the lowest CPU priority (nice 19: Linux applies it per thread)
-and the sync pauses between embedding batches while ``pause()`` is true (a turn is
-running), so indexing a large folder never delays a reply by more than a batch on the
-other core.
+The worker thread runs under Linux's SCHED_IDLE policy (nice 19 where that is refused),
+and the sync pauses between small embedding batches while ``pause()`` is true (a turn
+is running, or ended less than a moment ago): llama.cpp's two threads wait for each
+other at every operation, so even a niced thread that preempts one stalls both.
+benchmarks/knowledge_scale.py --turns measures turns with indexing held and running,
+alternately in one run.
 """
 from __future__ import annotations
 
@@ -22,6 +24,34 @@ from pathlib import Path
 from typing import Callable
 
 log = logging.getLogger(__name__)
+
+
+def lowest_priority() -> None:
+    """Run this thread only when the CPU is otherwise idle (Linux applies it per thread)."""
+    tid = threading.get_native_id()
+    try:
+        os.sched_setscheduler(tid, os.SCHED_IDLE, os.sched_param(0))
+        return
+    except (OSError, AttributeError):
+        pass
+    try:
+        os.setpriority(os.PRIO_PROCESS, tid, 19)
+    except (OSError, AttributeError):
+        log.debug("cannot lower the indexing thread's priority")
+
+
+def settled(busy: Callable[[], bool], quiet_s: float = 1.5) -> Callable[[], bool]:
+    """``busy()``, extended by ``quiet_s`` after it last held: the end of a turn's text is
+    not the end of its work (the last sentence is still being voiced), and the next turn
+    often follows at once."""
+    last = [float("-inf")]
+
+    def pause() -> bool:
+        if busy():
+            last[0] = time.monotonic()
+            return True
+        return time.monotonic() - last[0] < quiet_s
+    return pause
 
 
 class KnowledgeWatcher:
@@ -72,10 +102,7 @@ class KnowledgeWatcher:
             self._thread.join(timeout=30)
 
     def _run(self) -> None:
-        try:
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
-        except (OSError, AttributeError):
-            log.debug("cannot lower the indexing thread's priority")
+        lowest_priority()
         self._once()                            # catch up with what changed while stopped
         next_full = time.monotonic() + self.interval_s if self.interval_s else float("inf")
         while not self._stop.is_set():
