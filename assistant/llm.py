@@ -4,8 +4,11 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Iterator
+
+import numpy as np
 
 from .config import LlmConfig
 from .errors import ModelError
@@ -14,6 +17,7 @@ from .errors import ModelError
 # waits at most ~0.1 s for the step in progress, big enough to batch well.
 PREFILL_CHUNK = 24
 PROMPT_CHUNK = 64
+PREFIX_STATES_KEPT = 8   # skill prompts whose model state is kept (~10 MB each with the 1.5B)
 
 
 @contextlib.contextmanager
@@ -44,7 +48,7 @@ class LocalLLM:
         self.cfg, self.path = cfg, model_path
         self._lock = threading.Lock()   # one generation at a time: llama.cpp state is shared
         self._grammars: dict = {}
-        self._prefix_states: dict = {}  # prefix_key → llama state after that prompt (see constrained)
+        self._prefix_states: OrderedDict = OrderedDict()  # prefix_key → state after that prompt (see constrained)
         self._formatter = None          # the GGUF's chat template, for prefill
         self.last_prompt = (0, 0)       # (tokens, cached) of the last streamed prompt
         try:
@@ -148,11 +152,27 @@ class LocalLLM:
                 compiled = self._grammars[grammar] = LlamaGrammar.from_string(grammar, verbose=False)
         with self._lock:
             if prefix_key in self._prefix_states:
+                self._prefix_states.move_to_end(prefix_key)
                 self.llm.load_state(self._prefix_states[prefix_key])
             out = self.llm.create_chat_completion(messages=messages, grammar=compiled, max_tokens=max_tokens,
                                                   temperature=0.0)
             if prefix_key is not None and prefix_key not in self._prefix_states:
-                self._prefix_states[prefix_key] = self.llm.save_state()
+                self._prefix_states[prefix_key] = self._save_state()
+                while len(self._prefix_states) > PREFIX_STATES_KEPT:
+                    self._prefix_states.popitem(last=False)      # the least recently used skill
+        return out["choices"][0]["message"]["content"] or ""
+
+    def _save_state(self):
+        """The model state without llama-cpp-python's copy of its logits table.
+
+        ``Llama.save_state`` copies ``scores`` (one row of vocabulary-sized float32 per
+        prompt token, up to n_batch rows): 180 MB for a 300-token skill prompt with Qwen's
+        151,936-token vocabulary, of which nothing is read back, since logits are only
+        kept with ``logits_all``. That copy was the daemon's growth across a soak, skill
+        by skill. One row is kept: ``load_state`` broadcasts it into the table."""
+        state = self.llm.save_state()
+        state.scores = np.zeros((1, state.scores.shape[1]), np.single)
+        return state
         return out["choices"][0]["message"]["content"] or ""
 
     def stream(self, messages: list[dict], *, max_tokens: int | None = None,
