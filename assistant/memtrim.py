@@ -1,4 +1,5 @@
-"""Give freed native memory back to the system (glibc ``malloc_trim``).
+"""Give memory back to the system: freed native memory (glibc ``malloc_trim``), and
+the pages of a mapped model file that were copied elsewhere at load (``madvise``).
 
 A long-lived daemon allocates and frees from many threads (turns, speech, memory
 writes, LanceDB's and ONNX Runtime's pools). glibc keeps what each thread's arena freed
@@ -21,9 +22,11 @@ def _load():
     global _libc
     if _libc is None:
         try:
-            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
             libc.malloc_trim.argtypes = [ctypes.c_size_t]
             libc.malloc_trim.restype = ctypes.c_int
+            libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+            libc.madvise.restype = ctypes.c_int
             _libc = libc
         except (OSError, AttributeError):
             _libc = False
@@ -34,3 +37,33 @@ def release_freed_memory() -> bool:
     """True if memory was returned to the system."""
     libc = _load()
     return bool(libc and libc.malloc_trim(0))
+
+
+MADV_DONTNEED = 4
+
+
+def drop_mapped_pages(path: str) -> int:
+    """Unmap the resident pages of every mapping of ``path``; bytes dropped.
+
+    llama.cpp maps the GGUF and then copies most weights into its own buffers (on
+    AVX2/AVX-512, repacked for faster matrix products), yet every page it read stays in
+    the process's RSS: 1.1 GB for the 1.5B that no kernel ever uses again. The mapping is
+    read-only and shared, so dropping its pages loses nothing: a weight still used from
+    it (the embedding and output table) comes back from the page cache on first touch.
+    Measured: RSS 1.91 → 1.23 GB after a reply, the same anonymous memory."""
+    libc = _load()
+    if not libc:
+        return 0
+    dropped = 0
+    try:
+        with open("/proc/self/maps") as maps:
+            ranges = [line.split()[0] for line in maps if line.rstrip().endswith(path)]
+    except OSError:
+        return 0
+    for span in ranges:
+        start, end = (int(x, 16) for x in span.split("-"))
+        if libc.madvise(start, end - start, MADV_DONTNEED) == 0:
+            dropped += end - start
+        else:
+            log.debug("madvise(%s) failed: errno %d", span, ctypes.get_errno())
+    return dropped

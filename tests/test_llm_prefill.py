@@ -193,3 +193,21 @@ def test_the_llm_writes_one_token_between_holds(runtime):
     list(engine.respond("Count from one to ten, please.", hold=hold))
     steps = [b - a for a, b in zip(seen[1:], seen[2:])]
     assert len(steps) > 5 and set(steps) <= {0, 1} and sum(steps) >= len(steps) - 1   # one token per hold
+
+
+def test_weights_copied_at_load_leave_the_resident_set(runtime):
+    """llama.cpp copies (repacks) most weights out of the mapped GGUF; the pages it read
+    are dropped from RSS, and the model still answers from what it kept."""
+    import os
+    path = os.path.realpath(runtime.llm.path)
+    reply = "".join(runtime.llm.stream([{"role": "user", "content": "What is the capital of France? One word."}],
+                                       max_tokens=6, temperature=0.0))
+    assert "Paris" in reply
+    resident, current = 0, None
+    with open("/proc/self/smaps") as smaps:
+        for line in smaps:
+            if "-" in line.split(" ", 1)[0] and len(line.split()) >= 5:
+                current = line.rstrip().endswith(path)
+            elif current and line.startswith("Rss:"):
+                resident += int(line.split()[1]) * 1024
+    assert resident < 0.6 * os.path.getsize(path), f"{resident / 1e6:.0f} MB of the GGUF resident"
