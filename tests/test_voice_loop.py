@@ -100,6 +100,7 @@ def test_the_voice_does_not_spin_on_the_cpu_after_a_sentence(runtime):
     the LLM that writes the next sentence on the same two cores."""
     options = runtime.tts.voice.session.get_session_options()
     assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert options.enable_mem_pattern is False      # a kept plan per sentence length grew the daemon
     assert len(runtime.tts.synthesize("Spinning is off.")) > 0
 
 
