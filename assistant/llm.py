@@ -170,8 +170,8 @@ class LocalLLM:
         ``Llama.save_state`` copies ``scores`` (one row of vocabulary-sized float32 per
         prompt token, up to n_batch rows): 180 MB for a 300-token skill prompt with Qwen's
         151,936-token vocabulary, of which nothing is read back, since logits are only
-        kept with ``logits_all``. That copy was the daemon's growth across a soak, skill
-        by skill. One row is kept: ``load_state`` broadcasts it into the table."""
+        kept with ``logits_all``: each skill whose arguments the LLM fills grew the daemon
+        by that much. One row is kept: ``load_state`` broadcasts it into the table."""
         state = self.llm.save_state()
         state.scores = np.zeros((1, state.scores.shape[1]), np.single)
         return state
