@@ -175,7 +175,6 @@ class LocalLLM:
         state = self.llm.save_state()
         state.scores = np.zeros((1, state.scores.shape[1]), np.single)
         return state
-        return out["choices"][0]["message"]["content"] or ""
 
     def stream(self, messages: list[dict], *, max_tokens: int | None = None,
                temperature: float | None = None, cancel: threading.Event | None = None) -> Iterator[str]:
