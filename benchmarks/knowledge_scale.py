@@ -10,11 +10,11 @@ For each size, chunks with ready vectors go through the product's ``KnowledgeSto
 * search p50/p95 through ``memory.knowledge.search.search`` (hybrid: vector + BM25 +
   fused rank), including embedding a real question;
 * recall@10 of the vector search against exact search, and disk use;
-* with ``--during-indexing``: search latency while a niced thread (as the daemon's
+* with ``--during-indexing``: search latency while a SCHED_IDLE thread (as the daemon's
   watcher) embeds and indexes a folder, against idle, interleaved in the same run;
 * with ``--turns N``: whole text turns (the product's runtime: retrieval, prompt, the
-  default LLM to the first sentence and to the end) N times idle, then N times while the
-  runtime's own watcher indexes a folder of ``--turn-files`` notes, in the same process.
+  default LLM to the first sentence and to the end), N with indexing held and N while the
+  daemon's watcher indexes a folder of ``--turn-files`` notes, alternately, in one process.
 
 Vectors are clustered on the unit sphere like real sentence embeddings; texts are random
 words from a 5,000-word vocabulary.
@@ -44,6 +44,7 @@ from memory.knowledge.chunker import Chunk  # noqa: E402
 from memory.knowledge.index import Indexer  # noqa: E402
 from memory.knowledge.search import KnowledgeSettings, search  # noqa: E402
 from memory.knowledge.store import KnowledgeStore, KnowledgeStoreSettings  # noqa: E402
+from memory.knowledge.watch import lowest_priority  # noqa: E402
 
 DIM = 384
 QUESTIONS = ["What did the boiler engineer say about the pressure?", "How long do I bake the bread?",
@@ -126,7 +127,7 @@ def embed_rate(embedder, n: int) -> dict:
 
 
 def during_indexing(embedder, root: Path, rounds: int) -> dict:
-    """Search latency (a turn's retrieval) while the watcher's niced thread indexes."""
+    """Search latency (a turn's retrieval) while a thread at the watcher's priority indexes."""
     folder = root / "folder"
     folder.mkdir()
     rng = np.random.default_rng(1)
@@ -151,7 +152,7 @@ def during_indexing(embedder, root: Path, rounds: int) -> dict:
     done, halt = threading.Event(), threading.Event()
 
     def index():
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+        lowest_priority()                # as the daemon's watcher thread
         indexer.sync([folder.parent / "seed", folder], pause=halt.is_set)   # held for good once measured
         done.set()
     idle = lat(rounds)
@@ -224,6 +225,7 @@ def turns_during_indexing(root: Path, turns: int, files: int) -> dict:
     finished = watcher.syncs > 0
     watcher.stop()
     chunks = kb.store.count()
+    rt.store.close()                      # before the caller removes the folder
     first_idle, first_busy = [a for a, _ in idle], [a for a, _ in busy_turns]
     done_idle, done_busy = [b for _, b in idle], [b for _, b in busy_turns]
     row = {"turns_each": turns, "files": files, "gap_s": 2.5,
