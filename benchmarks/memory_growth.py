@@ -20,6 +20,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from assistant.config import load_config  # noqa: E402
+from assistant.memtrim import limit_arenas, release_freed_memory  # noqa: E402
 from assistant.paths import resolve_paths  # noqa: E402
 from assistant.runtime import Runtime  # noqa: E402
 
@@ -28,7 +29,13 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--turns", type=int, default=1000)
     ap.add_argument("--home", type=Path, default=None, help="assistant home (default: a fresh temporary one)")
+    ap.add_argument("--trim-every", type=int, default=50, metavar="N",
+                    help="malloc_trim every N turns, as the daemon does between turns (0: never; default 50)")
+    ap.add_argument("--arenas", type=int, default=0, metavar="N",
+                    help="cap glibc's malloc arenas at N, as the daemon does (default 0: glibc's own)")
     args = ap.parse_args()
+    if args.arenas:
+        limit_arenas(args.arenas)
     tmp = tempfile.TemporaryDirectory(prefix="memory-growth-")
     paths = resolve_paths(args.home or Path(tmp.name) / "home")
     paths.ensure()
@@ -40,9 +47,12 @@ def main() -> int:
         engine.retrieve(text, runtime.embedder.embed_one(text))
         engine.remember("user", text)
         engine.remember("assistant", f"The number {i} is a fine number with many friends.")
+        if args.trim_every and (i + 1) % args.trim_every == 0:
+            release_freed_memory()
         if (i + 1) % 100 == 0:
             marks.append(proc.memory_info().rss / 2**20)
-            print(f"{i + 1:>6} turns  RSS {marks[-1]:.0f} MiB", flush=True)
+            anon = proc.memory_full_info().uss / 2**20
+            print(f"{i + 1:>6} turns  RSS {marks[-1]:.0f} MiB  USS {anon:.0f} MiB", flush=True)
     if len(marks) > 1:
         print(f"growth after the first 100 turns: {(marks[-1] - marks[0]) / (len(marks) - 1):.1f} MiB per 100 turns")
     runtime.store.close()

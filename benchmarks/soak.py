@@ -57,9 +57,11 @@ BAD_LINES = [b"\xff\xfe garbage\n", b"{not json}\n", b'{"v": 1, "cmd": "ask", "a
              b'{"v": 1, "cmd": "mode", "args": {"mode": "shout"}}\n', b"[1, 2, 3]\n"]
 
 
-def rss_mib(pid: int) -> float:
+def rss_mib(pid: int, field: str = "VmRSS") -> float:
+    """VmRSS, or one of its parts: RssAnon (the heaps) and RssFile (mapped files, which
+    the kernel can drop), from /proc/PID/status."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024
     return float("nan")
 
@@ -124,6 +126,35 @@ def slope_per_100(points: list[tuple[int, float]]) -> float | None:
     return 100 * sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / den if den else None
 
 
+def summarise(args, rss, parts, latency, errors, refused, edits, home: Path, alive: bool, finished: bool) -> dict:
+    log_file = home / "logs" / "assistant.log"
+    tracebacks = log_file.read_text(errors="replace").count("Traceback") if log_file.exists() else 0
+    after = [(t, r) for t, r in rss if t >= args.from_turn]
+    anon_after = [(t, a) for t, a, _ in parts if t >= args.from_turn]
+    base = after[0][1] if after else None
+    return {
+        "finished": finished, "turns_done": rss[-1][0] if rss else 0,
+        "turns": args.turns, "model": args.model or "default", "voice_every": args.voice_every, "reply_tokens": args.reply_tokens,
+        "rss_mib": [{"turn": t, "rss": round(r, 1), "anon": round(a, 1), "file": round(f, 1)}
+                    for (t, r), (_, a, f) in zip(rss, parts)],
+        "baseline_turn": after[0][0] if after else None, "baseline_rss_mib": base and round(base, 1),
+        "growth_mib": round(after[-1][1] - base, 1) if after else None,
+        "growth_mib_per_100_turns": (lambda s: s and round(s, 2))(slope_per_100(after)),
+        "anon_growth_mib_per_100_turns": (lambda s: s and round(s, 2))(slope_per_100(anon_after)),
+        "end_over_baseline": round(after[-1][1] / base, 3) if after else None,
+        "text_turn_s": {"p50": percentile(latency["text"], 0.5), "p95": percentile(latency["text"], 0.95)},
+        "voice_turn_s": {"p50": percentile(latency["voice"], 0.5), "p95": percentile(latency["voice"], 0.95)},
+        "errors": errors, "refused_bad_messages": refused, "config_edits": edits,
+        "tracebacks_in_log": tracebacks, "daemon_alive_at_end": alive,
+        "load_average_end": round(os.getloadavg()[0], 2), "env": args.env,
+    }
+
+
+def write_json(out: str | None, figures: dict) -> None:
+    if out:
+        Path(out).write_text(json.dumps(figures, indent=1))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--turns", type=int, default=2000)
@@ -155,6 +186,7 @@ def main() -> int:
     sock = home / "run" / "control.sock"
     errors: list[str] = []
     rss: list[tuple[int, float]] = []
+    parts: list[tuple[int, float, float]] = []      # (turn, RssAnon, RssFile)
     latency = {"text": [], "voice": []}
     refused = edits = 0
     try:
@@ -172,6 +204,7 @@ def main() -> int:
         watcher = Turns(sock)
         client = Client(sock, timeout=300)
         rss.append((0, rss_mib(proc.pid)))
+        parts.append((0, rss_mib(proc.pid, "RssAnon"), rss_mib(proc.pid, "RssFile")))
         for turn in range(1, args.turns + 1):
             t0 = time.perf_counter()
             try:
@@ -208,8 +241,12 @@ def main() -> int:
                     refused += 1        # refused, nothing written
             if turn % 100 == 0:
                 rss.append((turn, rss_mib(proc.pid)))
-                print(f"turn {turn:>5}: RSS {rss[-1][1]:7.1f} MiB  errors {len(errors)}  "
-                      f"load {os.getloadavg()[0]:.2f}", flush=True)
+                parts.append((turn, rss_mib(proc.pid, "RssAnon"), rss_mib(proc.pid, "RssFile")))
+                print(f"turn {turn:>5}: RSS {rss[-1][1]:7.1f} MiB (anon {parts[-1][1]:.0f}, file {parts[-1][2]:.0f})  "
+                      f"errors {len(errors)}  load {os.getloadavg()[0]:.2f}", flush=True)
+                # A stopped run still leaves its figures so far.
+                write_json(args.json, summarise(args, rss, parts, latency, errors, refused, edits, home,
+                                                True, finished=False))
         client.close()
     finally:
         alive = proc.poll() is None
@@ -219,31 +256,15 @@ def main() -> int:
                 proc.wait(60)
             except subprocess.TimeoutExpired:
                 proc.kill()
-    log = (home / "logs" / "assistant.log").read_text(errors="replace") if (home / "logs" / "assistant.log").exists() else ""
-    tracebacks = log.count("Traceback")
+    figures = summarise(args, rss, parts, latency, errors, refused, edits, home, alive, finished=True)
     after = [(t, r) for t, r in rss if t >= args.from_turn]
-    base = after[0][1] if after else None
-    figures = {
-        "turns": args.turns, "model": args.model or "default", "voice_every": args.voice_every, "reply_tokens": args.reply_tokens,
-        "rss_mib": [{"turn": t, "rss": round(r, 1)} for t, r in rss],
-        "baseline_turn": after[0][0] if after else None, "baseline_rss_mib": base and round(base, 1),
-        "growth_mib": round(after[-1][1] - base, 1) if after else None,
-        "growth_mib_per_100_turns": (lambda s: s and round(s, 2))(slope_per_100(after)),
-        "end_over_baseline": round(after[-1][1] / base, 3) if after else None,
-        "text_turn_s": {"p50": percentile(latency["text"], 0.5), "p95": percentile(latency["text"], 0.95)},
-        "voice_turn_s": {"p50": percentile(latency["voice"], 0.5), "p95": percentile(latency["voice"], 0.95)},
-        "errors": errors, "refused_bad_messages": refused, "config_edits": edits,
-        "tracebacks_in_log": tracebacks, "daemon_alive_at_end": alive,
-        "load_average_end": round(os.getloadavg()[0], 2), "env": args.env,
-    }
     print(f"RSS from turn {figures['baseline_turn']}: {figures['baseline_rss_mib']} → {after[-1][1]:.1f} MiB "
           f"({figures['growth_mib']:+} MiB, {figures['growth_mib_per_100_turns']} MiB/100 turns, "
-          f"×{figures['end_over_baseline']})" if after else "fewer turns than --from-turn: no growth figure")
+          f"×{figures['end_over_baseline']}; anon {figures['anon_growth_mib_per_100_turns']} MiB/100 turns)" if after else "fewer turns than --from-turn: no growth figure")
     print(f"text turn p50 {figures['text_turn_s']['p50']} s, voice turn p50 {figures['voice_turn_s']['p50']} s; "
           f"{len(errors)} errors, {refused} bad messages refused, {edits} config edits, "
-          f"{tracebacks} tracebacks in the log; daemon alive at the end: {alive}")
-    if args.json:
-        Path(args.json).write_text(json.dumps(figures, indent=1))
+          f"{figures['tracebacks_in_log']} tracebacks in the log; daemon alive at the end: {alive}")
+    write_json(args.json, figures)
     return 0 if not errors and alive else 1
 
 
