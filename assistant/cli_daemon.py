@@ -34,8 +34,8 @@ def _global_args(ctx) -> list[str]:
 
 
 def cmd_daemon(ctx) -> int:
-    from .memtrim import limit_arenas
-    limit_arenas()              # before the models and pools start their threads
+    from .memtrim import tune_malloc
+    tune_malloc()              # before the models and pools start their threads
     from .daemon import Daemon
     return Daemon(ctx.cfg, ctx.paths, ctx.user_config, bool(ctx.args.config)).run()
 

@@ -156,8 +156,11 @@ class LocalLLM:
             if prefix_key in self._prefix_states:
                 self._prefix_states.move_to_end(prefix_key)
                 self.llm.load_state(self._prefix_states[prefix_key])
-            out = self.llm.create_chat_completion(messages=messages, grammar=compiled, max_tokens=max_tokens,
-                                                  temperature=0.0)
+            try:
+                out = self.llm.create_chat_completion(messages=messages, grammar=compiled, max_tokens=max_tokens,
+                                                      temperature=0.0)
+            finally:
+                self._free_sampler()
             if prefix_key is not None and prefix_key not in self._prefix_states:
                 self._prefix_states[prefix_key] = self._save_state()
                 while len(self._prefix_states) > PREFIX_STATES_KEPT:
@@ -186,9 +189,27 @@ class LocalLLM:
                 max_tokens=max_tokens or self.cfg.max_reply_tokens,
                 temperature=self.cfg.temperature if temperature is None else temperature,
                 top_p=self.cfg.top_p)
-            for chunk in chunks:
-                if cancel is not None and cancel.is_set():
-                    break
-                piece = chunk["choices"][0]["delta"].get("content")
-                if piece:
-                    yield piece
+            try:
+                for chunk in chunks:
+                    if cancel is not None and cancel.is_set():
+                        break
+                    piece = chunk["choices"][0]["delta"].get("content")
+                    if piece:
+                        yield piece
+            finally:
+                getattr(chunks, "close", lambda: None)()     # generate() is done with the sampler
+                self._free_sampler()
+
+    def _free_sampler(self) -> None:
+        """Free the reply's sampler chain now, not at Python's next full collection.
+
+        llama-cpp-python keeps each generation's sampler on the ``Llama`` and frees it
+        through a closure that refers back to it, a cycle only the cyclic GC breaks. The
+        sampler outlives its generation long enough to reach the oldest GC generation,
+        so each reply's chain (with its vocabulary-sized candidate buffer, ~1.8 MB for
+        Qwen) waited for a full collection: a heap sawtooth of ~20 MB that left holes
+        the allocator could not return (heaptrack on the soak's daemon)."""
+        sampler = getattr(self.llm, "_sampler", None)
+        if sampler is not None:
+            sampler.close()
+            self.llm._sampler = None

@@ -44,19 +44,33 @@ def release_freed_memory() -> bool:
 
 
 M_ARENA_MAX = -8
+M_MMAP_THRESHOLD = -3
 # Arenas for a long-lived process. glibc's default is 8 per core; on 2 cores the daemon's
 # threads (LanceDB's pool, ONNX Runtime, llama.cpp, turns) spread small allocations over
 # up to 16 arenas, and each keeps its own freed holes. Measured, the memory path alone
 # (benchmarks/memory_growth.py, 1,000 turns): 6.1 MiB per 100 turns with the default,
-# 2.3 with 2 arenas, with malloc_trim every 50 turns in both.
+# 2.2 with 2 arenas, with malloc_trim every 50 turns in both.
 DAEMON_ARENAS = int(os.environ.get("ASSISTANT_MALLOC_ARENAS", "2"))
+# Blocks this big or bigger get their own mapping, returned whole when freed. glibc starts
+# at 128 KiB but raises the bar to the size of each such block freed (up to 32 MiB), so
+# after a while the per-turn buffers (Whisper's, the sampler's 1.8 MB, audio) come from
+# the heap and leave holes between long-lived objects: RSS that never comes back.
+DAEMON_MMAP_THRESHOLD = int(os.environ.get("ASSISTANT_MMAP_THRESHOLD", str(256 * 1024)))
 
 
-def limit_arenas(count: int = DAEMON_ARENAS) -> bool:
-    """Cap glibc's malloc arenas; call before the threads start (arenas made earlier stay).
-    0 leaves glibc's default. True if the cap was set; elsewhere than glibc it does nothing."""
+def tune_malloc(arenas: int = DAEMON_ARENAS, mmap_threshold: int = DAEMON_MMAP_THRESHOLD) -> bool:
+    """Fewer arenas and a fixed mmap threshold, for a process that runs for weeks. Call
+    before the threads start (arenas made earlier stay). 0 leaves glibc's default for that
+    setting. True if every setting asked for was applied; elsewhere than glibc, nothing."""
     libc = _load()
-    return bool(count > 0 and libc and libc.mallopt(M_ARENA_MAX, count) == 1)
+    if not libc:
+        return False
+    ok = True
+    if arenas > 0:
+        ok &= libc.mallopt(M_ARENA_MAX, arenas) == 1
+    if mmap_threshold > 0:
+        ok &= libc.mallopt(M_MMAP_THRESHOLD, mmap_threshold) == 1
+    return bool(ok)
 
 
 MADV_DONTNEED = 4

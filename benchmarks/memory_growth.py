@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from assistant.config import load_config  # noqa: E402
-from assistant.memtrim import limit_arenas, release_freed_memory  # noqa: E402
+from assistant.memtrim import tune_malloc, release_freed_memory  # noqa: E402
 from assistant.paths import resolve_paths  # noqa: E402
 from assistant.runtime import Runtime  # noqa: E402
 
@@ -35,7 +35,7 @@ def main() -> int:
                     help="cap glibc's malloc arenas at N, as the daemon does (default 0: glibc's own)")
     args = ap.parse_args()
     if args.arenas:
-        limit_arenas(args.arenas)
+        tune_malloc(arenas=args.arenas, mmap_threshold=0)
     tmp = tempfile.TemporaryDirectory(prefix="memory-growth-")
     paths = resolve_paths(args.home or Path(tmp.name) / "home")
     paths.ensure()

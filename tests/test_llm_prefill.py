@@ -211,3 +211,27 @@ def test_weights_copied_at_load_leave_the_resident_set(runtime):
             elif current and line.startswith("Rss:"):
                 resident += int(line.split()[1]) * 1024
     assert resident < 0.6 * os.path.getsize(path), f"{resident / 1e6:.0f} MB of the GGUF resident"
+
+
+def test_each_reply_frees_its_sampler_without_waiting_for_the_gc(runtime):
+    """llama-cpp-python's sampler chain is cyclic garbage once a reply ends; left to the
+    GC it lived on (with a vocabulary-sized buffer) until a full collection, a heap
+    sawtooth that fragmented the daemon's memory. Replies, a cancelled one included,
+    leave none behind."""
+    import gc
+    import threading
+
+    from llama_cpp._internals import LlamaSampler
+    gc.collect()
+    gc.disable()
+    try:
+        for question in ("What is two plus two?", "Name a colour.", "Say hello."):
+            "".join(runtime.llm.stream([{"role": "user", "content": question}], max_tokens=4, temperature=0.0))
+        cancel = threading.Event()
+        for _ in runtime.llm.stream([{"role": "user", "content": "Count to twenty."}], max_tokens=30,
+                                    cancel=cancel):
+            cancel.set()
+        alive = sum(isinstance(o, LlamaSampler) for o in gc.get_objects())
+    finally:
+        gc.enable()
+    assert alive == 0, f"{alive} sampler chains waiting for the garbage collector"

@@ -13,9 +13,9 @@ REPO = Path(__file__).resolve().parent.parent
 PROBE = textwrap.dedent("""
     import ctypes, os, sys, tempfile, threading
     sys.path.insert(0, {repo!r})
-    from assistant.memtrim import limit_arenas
+    from assistant.memtrim import tune_malloc
     if {cap}:
-        assert limit_arenas({cap})
+        assert tune_malloc(arenas={cap}, mmap_threshold=0)
     libc = ctypes.CDLL("libc.so.6")
     libc.malloc.restype = ctypes.c_void_p
     libc.malloc.argtypes = [ctypes.c_size_t]
@@ -54,3 +54,44 @@ def test_the_arena_cap_keeps_threads_to_two_heaps():
     assert arenas(0) > 2            # glibc's default: a heap per thread, up to 8 per core
     assert arenas(2) <= 2
 
+
+
+# A 1 MiB block freed, then a 512 KiB one asked for: where does the second come from?
+MMAP_PROBE = textwrap.dedent("""
+    import ctypes, os, re, sys, tempfile
+    sys.path.insert(0, {repo!r})
+    from assistant.memtrim import tune_malloc
+    if {threshold}:
+        assert tune_malloc(arenas=0, mmap_threshold={threshold})
+    libc = ctypes.CDLL("libc.so.6")
+    libc.malloc.restype = ctypes.c_void_p
+    libc.malloc.argtypes = [ctypes.c_size_t]
+    libc.free.argtypes = [ctypes.c_void_p]
+    libc.fopen.restype = ctypes.c_void_p
+    libc.fopen.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+    libc.malloc_info.argtypes = [ctypes.c_int, ctypes.c_void_p]
+    libc.fclose.argtypes = [ctypes.c_void_p]
+    def mapped():
+        path = os.path.join(tempfile.mkdtemp(), "info.xml")
+        fp = libc.fopen(path.encode(), b"w")
+        libc.malloc_info(0, fp)
+        libc.fclose(fp)
+        return int(re.findall(r'<total type="mmap" count="(\\d+)"', open(path).read())[-1])
+    libc.free(libc.malloc(1 << 20))
+    before = mapped()
+    kept = libc.malloc(512 << 10)
+    print(mapped() - before)
+""")
+
+
+def mapped_blocks(threshold: int) -> int:
+    out = subprocess.run([sys.executable, "-c", MMAP_PROBE.format(repo=str(REPO), threshold=threshold)],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return int(out.stdout.strip())
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc")
+def test_a_fixed_mmap_threshold_keeps_big_buffers_out_of_the_heap():
+    assert mapped_blocks(0) == 0                 # glibc raised its bar to 1 MiB: the heap served it
+    assert mapped_blocks(256 << 10) == 1         # its own mapping, given back whole when freed
