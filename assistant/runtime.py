@@ -24,6 +24,8 @@ class Runtime:
         self.cfg, self.paths, self.quiet = cfg, paths, quiet
         self.config_file = config_file or paths.config_file    # where voice edits of the config go
         paths.ensure()
+        from memory.embeddings import limit_blas_threads
+        limit_blas_threads(cfg.memory.embedding_threads)     # one BLAS state for every stage, from the start
 
     def _path(self, stage: str) -> Path:
         return model_path(self.cfg, stage, self.paths.model_cache, quiet=self.quiet)

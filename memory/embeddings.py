@@ -18,11 +18,17 @@ from assistant.errors import ModelError
 BACKENDS = ("auto", "numpy", "sentence-transformers")
 
 
-def _limit_threads(threads: int) -> None:
-    """OpenBLAS threads spin-wait: with the 2 cores also busy (the LLM, TTS, another
-    process), a 2-thread query measured 100-130 ms against 12-14 ms on one thread."""
+def limit_blas_threads(threads: int) -> None:
+    """Sets the process's NumPy BLAS threads (a global: it also computes Whisper's features).
+
+    OpenBLAS threads spin-wait: with the 2 cores also busy (the LLM, TTS, another
+    process), a 2-thread query measured 100-130 ms against 12-14 ms on one thread. The
+    runtime sets it once when it starts, because the thread count changes the features'
+    rounding and so, now and then, a transcribed word: results must not depend on which
+    model happened to load first. Only BLAS: CTranslate2 and llama.cpp set their own."""
+    import numpy  # noqa: F401  (threadpoolctl limits only libraries already loaded)
     from threadpoolctl import threadpool_limits
-    threadpool_limits(threads)
+    threadpool_limits(threads, user_api="blas")
 
 
 class Embedder:
@@ -31,7 +37,7 @@ class Embedder:
         self.model_dir = Path(model_dir)
         try:
             if backend == "numpy" or (backend == "auto" and minilm.supports(self.model_dir)):
-                _limit_threads(threads)
+                limit_blas_threads(threads)
                 self._numpy = minilm.NumpyBert(self.model_dir)
                 self.backend, self.dim = "numpy", self._numpy.dim
                 return
