@@ -14,6 +14,7 @@ Targets (issue 5): idle CPU < 5% of one core, RSS < 1.5 GB, READY < 10 s.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import socket
@@ -36,6 +37,7 @@ def main() -> int:
     ap.add_argument("--turns", type=int, default=1000)
     ap.add_argument("--idle-seconds", type=float, default=30.0)
     ap.add_argument("--reply-tokens", type=int, default=8)
+    ap.add_argument("--json", type=Path, metavar="OUT", help="also write the figures here")
     args = ap.parse_args()
 
     os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp/assistant-runtime")
@@ -87,6 +89,14 @@ def main() -> int:
     if rss_peak:
         print(f"RSS peak:                      {rss_peak / 2**20:6.0f} MiB")
     print(f"turn time p50/p95:             {lat[len(lat) // 2] * 1000:.0f} / {lat[int(len(lat) * 0.95)] * 1000:.0f} ms")
+    if args.json:
+        args.json.write_text(json.dumps({
+            "cpus": os.cpu_count(), "turns": args.turns, "reply_tokens": args.reply_tokens,
+            "ready_s": ready_s, "idle_cpu_percent": idle_cpu, "idle_seconds": args.idle_seconds,
+            "rss_start_mib": rss_start / 2**20, "rss_after_mib": rss_after / 2**20,
+            "rss_peak_mib": rss_peak / 2**20 if rss_peak else None,
+            "turn_ms_p50": lat[len(lat) // 2] * 1000, "turn_ms_p95": lat[int(len(lat) * 0.95)] * 1000,
+            "load_average_end": os.getloadavg()}, indent=2))
     return 0
 
 

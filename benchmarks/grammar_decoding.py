@@ -42,6 +42,7 @@ def run_once(llm, messages, grammar) -> tuple[float, float, int, str]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--json", type=Path, metavar="OUT", help="also write the figures here")
     opts = ap.parse_args()
     os.environ.setdefault("ASSISTANT_MODEL_CACHE", str(Path.home() / ".cache" / "assistant" / "models"))
     from llama_cpp import LlamaGrammar
@@ -58,6 +59,7 @@ def main() -> int:
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}  "
           f"(threads: {rt.cfg.llm.threads}, cores: {os.cpu_count()})")
     print(f"{'skill':13s} {'decoding':12s} {'prompt→1st token':>17s} {'per token':>10s} {'tokens':>6s}  output")
+    rows = []
     for name, text in CASES:
         doc = rt.skill_registry.by_name(name)
         messages = llm_messages(doc, text)
@@ -71,7 +73,13 @@ def main() -> int:
             first = statistics.median(r[0] for r in runs) * 1000
             per = statistics.median(r[1] for r in runs) * 1000
             print(f"{name:13s} {label:12s} {first:14.0f} ms {per:7.0f} ms {runs[0][2]:6d}  {runs[0][3]}", flush=True)
+            rows.append({"skill": name, "decoding": label, "first_token_ms": first, "ms_per_token": per,
+                         "tokens": runs[0][2], "output": runs[0][3]})
     print(f"load average at end:   {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    if opts.json:
+        opts.json.write_text(json.dumps({"model": rt.cfg.llm.model or "default", "threads": rt.cfg.llm.threads,
+                                         "repeat": opts.repeat, "rows": rows,
+                                         "load_average_end": os.getloadavg()}, indent=2))
     return 0
 
 

@@ -3,13 +3,14 @@
 Separates native growth in the memory layer (LanceDB, the embedder) from the rest of the
 daemon, whose figure `benchmarks/daemon_resources.py` gives:
 
-    .venv/bin/python benchmarks/memory_growth.py [--turns 1000] [--home DIR]
+    .venv/bin/python benchmarks/memory_growth.py [--turns 1000] [--home DIR] [--arenas 2] [--json OUT]
 
 Prints RSS every 100 turns and the growth per 100 turns after the first 100.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 from pathlib import Path
@@ -33,6 +34,7 @@ def main() -> int:
                     help="malloc_trim every N turns, as the daemon does between turns (0: never; default 50)")
     ap.add_argument("--arenas", type=int, default=0, metavar="N",
                     help="cap glibc's malloc arenas at N, as the daemon does (default 0: glibc's own)")
+    ap.add_argument("--json", type=Path, metavar="OUT", help="also write the figures here")
     args = ap.parse_args()
     if args.arenas:
         tune_malloc(arenas=args.arenas, mmap_threshold=0)
@@ -41,7 +43,7 @@ def main() -> int:
     paths.ensure()
     runtime = Runtime(load_config(paths.config_file), paths, quiet=True)
     engine, proc = runtime.engine, psutil.Process()
-    marks = []
+    marks, rows = [], []
     for i in range(args.turns):
         text = f"Tell me something nice about the number {i}."
         engine.retrieve(text, runtime.embedder.embed_one(text))
@@ -53,8 +55,13 @@ def main() -> int:
             marks.append(proc.memory_info().rss / 2**20)
             anon = proc.memory_full_info().uss / 2**20
             print(f"{i + 1:>6} turns  RSS {marks[-1]:.0f} MiB  USS {anon:.0f} MiB", flush=True)
-    if len(marks) > 1:
-        print(f"growth after the first 100 turns: {(marks[-1] - marks[0]) / (len(marks) - 1):.1f} MiB per 100 turns")
+            rows.append({"turn": i + 1, "rss_mib": marks[-1], "uss_mib": anon})
+    growth = (marks[-1] - marks[0]) / (len(marks) - 1) if len(marks) > 1 else None
+    if growth is not None:
+        print(f"growth after the first 100 turns: {growth:.1f} MiB per 100 turns")
+    if args.json:
+        args.json.write_text(json.dumps({"turns": args.turns, "arenas": args.arenas, "trim_every": args.trim_every,
+                                         "rss": rows, "growth_mib_per_100_turns": growth}, indent=2))
     runtime.store.close()
     tmp.cleanup()
     return 0
