@@ -17,6 +17,10 @@ folds are simply the per-conversation figures of the defaults.
 
     .venv/bin/python benchmarks/memory_locomo.py [--data PATH] [--json OUT.json] [--config TOML]
         [--set NAME=VALUE ...] [--grid NAME=V1,V2 ...] [--cache DIR] [--baselines no] [--date-keys no]
+        [--embedding-model DIR]
+
+``--embedding-model`` tries another sentence-transformers model (as ``memory.embedding_model``
+would; it needs the ``[sentence-transformers]`` extra) in place of the bundled MiniLM.
 """
 from __future__ import annotations
 
@@ -40,6 +44,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from assistant.config import load_config  # noqa: E402
+from assistant.errors import ModelError  # noqa: E402
 from memory.embeddings import Embedder  # noqa: E402
 from memory.retrieval import LEVERS, RetrievalSettings  # noqa: E402
 from memory.service import MemoryService  # noqa: E402
@@ -224,6 +229,8 @@ def main() -> int:
     ap.add_argument("--date-keys", choices=("yes", "no"), default="yes",
                     help="index turns also under the dates their time words mean (memory.store.document)")
     ap.add_argument("--cache", metavar="DIR", help="keep the turns' embeddings here and reuse them next run")
+    ap.add_argument("--embedding-model", metavar="DIR", type=Path,
+                    help="a sentence-transformers model directory (default: the bundled MiniLM)")
     args = ap.parse_args()
 
     path = Path(args.data)
@@ -236,7 +243,11 @@ def main() -> int:
     overrides = dict(parse_setting(x, False) for x in args.set)
     grid = dict(parse_setting(x, True) for x in args.grid)
     started = time.perf_counter()
-    embedder = Embedder(packaged_model_dir())
+    try:
+        embedder = Embedder(args.embedding_model or packaged_model_dir())
+    except ModelError as e:
+        print(f"memory_locomo: {e}", file=sys.stderr)
+        return 2
     embedder.warm()
     print(f"embedder: {embedder.backend}, loaded in {time.perf_counter() - started:.2f} s", flush=True)
     # The product's defaults (config.toml [memory]), but k=10 and no relevance cut-off.
