@@ -81,6 +81,7 @@ def main() -> int:
         proc.wait(60)
 
     lat = sorted(latencies) or [0.0]
+    p50_ms, p95_ms = lat[len(lat) // 2] * 1000, lat[int(len(lat) * 0.95)] * 1000
     print(f"machine: {os.cpu_count()} CPUs; turns: {args.turns} (replies capped at {args.reply_tokens} tokens)")
     print(f"cold start → READY:           {ready_s:6.2f} s   (target < 10 s)")
     print(f"CPU while listening (silence): {idle_cpu:6.2f} % of one core over {args.idle_seconds:.0f} s (target < 5%)")
@@ -88,14 +89,14 @@ def main() -> int:
     print(f"RSS after {args.turns} turns:         {rss_after / 2**20:6.0f} MiB   (target < 1536 MiB)")
     if rss_peak:
         print(f"RSS peak:                      {rss_peak / 2**20:6.0f} MiB")
-    print(f"turn time p50/p95:             {lat[len(lat) // 2] * 1000:.0f} / {lat[int(len(lat) * 0.95)] * 1000:.0f} ms")
+    print(f"turn time p50/p95:             {p50_ms:.0f} / {p95_ms:.0f} ms")
     if args.json:
         args.json.write_text(json.dumps({
             "cpus": os.cpu_count(), "turns": args.turns, "reply_tokens": args.reply_tokens,
             "ready_s": ready_s, "idle_cpu_percent": idle_cpu, "idle_seconds": args.idle_seconds,
             "rss_start_mib": rss_start / 2**20, "rss_after_mib": rss_after / 2**20,
             "rss_peak_mib": rss_peak / 2**20 if rss_peak else None,
-            "turn_ms_p50": lat[len(lat) // 2] * 1000, "turn_ms_p95": lat[int(len(lat) * 0.95)] * 1000,
+            "turn_ms_p50": p50_ms, "turn_ms_p95": p95_ms,
             "load_average_end": os.getloadavg()}, indent=2))
     return 0
 

@@ -85,7 +85,7 @@ def utterances(cfg, audio: np.ndarray) -> list[np.ndarray]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--speech", type=Path, default=DEFAULT_SPEECH, help=f"shared speech folder (default {DEFAULT_SPEECH})")
-    p.add_argument("--settings", default="30:,30:{name},10:{name}", help="comma-separated WINDOW:HOTWORDS")
+    p.add_argument("--settings", default="30:,30:{name},10:{name}", help="comma-separated WINDOW:HOTWORDS[:NO_SPEECH_LOGPROB]")
     p.add_argument("--renderings", type=int, default=5, help="synthesised renderings of each request")
     p.add_argument("--json", type=Path, help="also write the figures here")
     args = p.parse_args(argv)
@@ -117,10 +117,11 @@ def main(argv: list[str] | None = None) -> int:
     print(header, flush=True)
     rows = []
     for setting in args.settings.split(","):
-        window, hot, *rule = setting.split(":", 2) + ([] if ":" in setting else [""])
+        window, _, rest = setting.partition(":")
+        hot, has_rule, rule = rest.partition(":")
         update = {"window_s": float(window), "hotwords": hot}
-        if rule:
-            update["no_speech_logprob"] = float(rule[0])
+        if has_rule:
+            update["no_speech_logprob"] = float(rule)
         stt.cfg = stt.cfg.model_copy(update=update)
         errors = words = 0
         took, false_wake = [], 0

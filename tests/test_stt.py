@@ -51,13 +51,14 @@ def test_a_clear_short_word_is_kept_though_whisper_calls_it_likely_silence(runti
     needs both to call a segment silence; the probability alone dropped the word."""
     from tests.conftest import TEST_DATA
     from tests.textnorm import normalize
-    heard = runtime.stt.transcribe(read_audio(TEST_DATA / "speech" / "sb_audiomnist_6_56_49.wav"))
+    six = read_audio(TEST_DATA / "speech" / "sb_audiomnist_6_56_49.wav")
+    heard = runtime.stt.transcribe(six)
     assert heard.no_speech_prob > runtime.cfg.stt.no_speech_threshold       # the case in question
     assert heard.accepted and normalize(heard.text) == "six", heard
     old = runtime.stt.cfg
     runtime.stt.cfg = old.model_copy(update={"no_speech_logprob": 0.0})    # the probability alone
     try:
-        assert not runtime.stt.transcribe(read_audio(TEST_DATA / "speech" / "sb_audiomnist_6_56_49.wav")).accepted
+        assert not runtime.stt.transcribe(six).accepted
     finally:
         runtime.stt.cfg = old
 
