@@ -3,7 +3,11 @@
 Separates native growth in the memory layer (LanceDB, the embedder) from the rest of the
 daemon, whose figure `benchmarks/daemon_resources.py` gives:
 
-    .venv/bin/python benchmarks/memory_growth.py [--turns 1000] [--home DIR] [--arenas 2] [--json OUT]
+    .venv/bin/python benchmarks/memory_growth.py [--turns 1000] [--home DIR] [--arenas 2]
+        [--lance-caches bounded|default] [--json OUT]
+
+``--lance-caches default`` gives LanceDB its own cache sizes (1 GB metadata, 6 GB index)
+instead of the product's bounded ones (memory.caches), to measure what they change.
 
 Prints RSS every 100 turns and the growth per 100 turns after the first 100.
 """
@@ -34,8 +38,14 @@ def main() -> int:
                     help="malloc_trim every N turns, as the daemon does between turns (0: never; default 50)")
     ap.add_argument("--arenas", type=int, default=0, metavar="N",
                     help="cap glibc's malloc arenas at N, as the daemon does (default 0: glibc's own)")
+    ap.add_argument("--lance-caches", choices=("bounded", "default"), default="bounded",
+                    help="the product's bounded LanceDB caches, or LanceDB's defaults (default: bounded)")
     ap.add_argument("--json", type=Path, metavar="OUT", help="also write the figures here")
     args = ap.parse_args()
+    if args.lance_caches == "default":
+        import lancedb
+        import memory.caches
+        memory.caches.session = lambda index_bytes=0: lancedb.Session()
     if args.arenas:
         tune_malloc(arenas=args.arenas, mmap_threshold=0)
     tmp = tempfile.TemporaryDirectory(prefix="memory-growth-")
@@ -61,6 +71,7 @@ def main() -> int:
         print(f"growth after the first 100 turns: {growth:.1f} MiB per 100 turns")
     if args.json:
         args.json.write_text(json.dumps({"turns": args.turns, "arenas": args.arenas, "trim_every": args.trim_every,
+                                         "lance_caches": args.lance_caches,
                                          "rss": rows, "growth_mib_per_100_turns": growth}, indent=2))
     runtime.store.close()
     tmp.cleanup()

@@ -158,6 +158,7 @@ class Maintainer:
         with self.store._lock, warnings.catch_warnings():
             warnings.simplefilter("ignore")     # the warning about retention 0 is our choice
             self.store.table.optimize(cleanup_older_than=retention)
+            self.store.reopen()         # drop the caches of superseded versions and indexes (memory.caches)
         log.info("memory table optimized in %.2f s", time.perf_counter() - started)
 
     # -- forgetting -------------------------------------------------------------------
@@ -240,6 +241,7 @@ class Maintainer:
         with self.store._lock:
             table.create_index("vector", config=HnswSq(distance_type="cosine", num_partitions=partitions),
                                replace=True)
+            self.store.reopen()         # an index cache sized for the new index (memory.caches)
         built = time.perf_counter() - started
         self.ann = {"rows": rows, "index": "IVF_HNSW_SQ", "partitions": partitions}
         chosen = None

@@ -77,9 +77,15 @@ class Replica:
         """The local copy, opened once; every read sees its latest synced version."""
         if self._table is None:
             import lancedb
-            db = lancedb.connect(str(self.dir), read_consistency_interval=dt.timedelta(0))
+            from .caches import indexes_on_disk, session
+            db = lancedb.connect(str(self.dir), read_consistency_interval=dt.timedelta(0),
+                                 session=session(indexes_on_disk(self.dir)))
             self._table = db.open_table(self.name)
         return self._table
+
+    def reopen(self) -> None:
+        """Open the copy again at the next read (its cache budget follows its indexes)."""
+        self._table = None
 
     def size_bytes(self) -> int:
         return sum(p.stat().st_size for p in self.table_dir.rglob("*") if p.is_file()) \

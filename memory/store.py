@@ -135,13 +135,15 @@ def unreadable(path, e: Exception) -> MemoryStoreError:
 
 
 def open_db(path: Path | Location):
+    """A connection with bounded caches (memory.caches), sized for the indexes on disk."""
     import lancedb
+    from .caches import indexes_on_disk, session
     if isinstance(path, Location):
         if not path.remote:
             return open_db(path.path)
         preflight(path)             # a one-line error naming what is wrong, before any local change
         try:
-            db = lancedb.connect(path.uri, storage_options=path.connect_options(),
+            db = lancedb.connect(path.uri, storage_options=path.connect_options(), session=session(),
                                  read_consistency_interval=dt.timedelta(seconds=path.refresh_seconds))
         except Exception as e:
             raise explain(path, e) from None
@@ -154,10 +156,22 @@ def open_db(path: Path | Location):
         path.mkdir(parents=True, exist_ok=True)
         # 0: every read checks for a newer version, so a CLI reader sees the daemon's
         # writes and never reads a version that cleanup has removed.
-        return lancedb.connect(str(path), read_consistency_interval=dt.timedelta(0))
+        return lancedb.connect(str(path), read_consistency_interval=dt.timedelta(0),
+                               session=session(indexes_on_disk(path)))
     except OSError as e:
         raise MemoryStoreError(f"cannot open memory database {path} ({e.strerror or e}); "
                                "check the directory's permissions or choose another --home")
+
+
+def _warm(table):
+    """Load the table's indexes into its caches with one tiny search of each kind."""
+    columns = {c for i in table.list_indices() for c in i.columns}
+    if "doc" in columns:
+        table.search("warm", query_type="fts", fts_columns="doc").limit(1).to_arrow()
+    if "vector" in columns:
+        dim = table.schema.field("vector").type.list_size
+        table.search(np.ones(dim, np.float32)).metric("cosine").limit(1).to_arrow()
+    return table
 
 
 def arrow_rows(table: pa.Table) -> list[dict]:
@@ -231,15 +245,16 @@ class MemoryStore:
         self._replay_orphans()
 
     # -- opening --------------------------------------------------------------------
-    def _open_table(self):
+    def _open_table(self, db=None):
+        db = db or self.db
         try:
-            if TABLE not in table_names(self.db):
+            if TABLE not in table_names(db):
                 try:
-                    return self.db.create_table(TABLE, schema=_schema(self.dim))
+                    return db.create_table(TABLE, schema=_schema(self.dim))
                 except Exception:
-                    if TABLE not in table_names(self.db):   # not a creation race: a real error
+                    if TABLE not in table_names(db):   # not a creation race: a real error
                         raise
-            table = self.db.open_table(TABLE)
+            table = db.open_table(TABLE)
             width = table.schema.field("vector").type.list_size
             if width != self.dim:
                 raise MemoryStoreError(
@@ -254,6 +269,23 @@ class MemoryStore:
             raise
         except Exception as e:
             raise unreadable(self.location, e)
+
+    def reopen(self) -> None:
+        """Swap in a new connection, its caches empty and sized for the indexes now on disk
+        (memory.caches): called after compaction and index builds, whose superseded
+        versions and index copies the old caches would keep. The new table's indexes are
+        loaded here, in the maintenance thread, before a turn's search can need them. If
+        opening fails, the old connection goes on serving."""
+        with self._lock:
+            try:
+                db = open_db(self.location)
+                table = _warm(self._open_table(db))
+            except Exception as e:
+                log.warning("memory store %s: keeping the old connection (%s)", self.location, _first_line(e))
+                return
+            self.db, self.table = db, table
+            if self.replica is not None:
+                self.replica.reopen()
 
     def where(self, extra: str = "") -> str:
         base = f"profile = {quote(self.profile)}"

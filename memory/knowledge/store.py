@@ -168,8 +168,15 @@ class KnowledgeStore:
                 self.table.create_index("doc", config=FTS(), replace=True)
                 self._fts = True
             self.table.optimize(cleanup_older_than=dt.timedelta(minutes=self.settings.retention_minutes))
+            self._reopen()
             if rows >= self.settings.ann_min_rows and (not self.ann or rows >= 4 * self.ann["rows"]):
                 self.build_ann(rows)
+
+    def _reopen(self) -> None:
+        """A new connection after compaction or an index build: its caches drop the
+        superseded versions and index copies, and fit the indexes now on disk (memory.caches)."""
+        self.db = open_db(self.path)
+        self.table = self._open()
 
     def build_ann(self, rows: int) -> dict:
         """HNSW-SQ, as memory.maintenance builds it; ef raised until recall@10 ≥ target."""
@@ -178,6 +185,7 @@ class KnowledgeStore:
         partitions = max(1, rows // 300_000)
         self.table.create_index("vector", config=HnswSq(distance_type="cosine", num_partitions=partitions),
                                 replace=True)
+        self._reopen()
         built = time.perf_counter() - started
         sample = self.table.search().select(["vector"]).limit(2000).to_list()
         rng = np.random.default_rng(0)
