@@ -64,6 +64,33 @@ def cli(tmp_path):
     return call
 
 
+_distractor_job = None
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Start embedding the 10,000 memory-store distractors at idle priority, if a
+    collected test needs them (tests/distractors.py says why)."""
+    global _distractor_job
+    if any("distractor_vectors" in getattr(item, "fixturenames", ()) for item in items):
+        from tests.distractors import Background
+        _distractor_job = Background.start(config._tmp_path_factory.mktemp("distractors"), REPO)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _distractor_job is not None and _distractor_job.note:
+        terminalreporter.write_line(_distractor_job.note)
+
+
+def pytest_sessionfinish(session):
+    if _distractor_job is not None:
+        _distractor_job.stop()
+
+
+@pytest.fixture(scope="session")
+def distractor_job():
+    return _distractor_job
+
+
 @pytest.fixture(scope="session")
 def runtime(tmp_path_factory):
     """One in-process runtime with every model loaded, for tests that need no process."""

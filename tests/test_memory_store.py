@@ -5,7 +5,6 @@ never on wall-clock time.
 """
 from __future__ import annotations
 
-import itertools
 import json
 import subprocess
 import sys
@@ -17,21 +16,9 @@ import pytest
 
 from memory.retrieval import RetrievalSettings
 from memory.service import MemoryService
-from memory.store import Memory, MemoryStore, StoreSettings, describe
+from memory.store import Memory, MemoryStore, StoreSettings
 from tests.conftest import REPO, run_cli
-
-NAMES = ["Tom", "Ben", "Lia", "Omar", "Sofia", "Kenji", "Priya", "Marco", "Ines", "Yusuf"]
-RELATIONS = ["colleague", "neighbour", "cousin", "friend", "teacher", "dentist", "boss", "landlord"]
-THINGS = ["moved to a new flat", "likes jazz", "bought a red bike", "is learning Spanish", "hates mornings",
-          "went hiking", "plays chess on Sundays", "adopted a cat", "works night shifts", "runs marathons",
-          "cooks great curry", "lost a phone", "visited Lisbon", "fixed the car"]
-TIMES = ["yesterday", "last week", "in May", "on Friday", "this morning", "last year", "at the weekend",
-         "recently", "twice", "again", "in the summer", "after work", "before lunch"]
-
-
-def distractors(n: int) -> list[str]:
-    combos = itertools.product(RELATIONS, NAMES, THINGS, TIMES)
-    return [f"My {r} {name} {thing} {when}." for r, name, thing, when in itertools.islice(combos, n)]
+from tests.distractors import embed as embed_distractors, memories as distractor_memories
 
 
 def service(store: MemoryStore, embedder, **kw) -> MemoryService:
@@ -39,12 +26,11 @@ def service(store: MemoryStore, embedder, **kw) -> MemoryService:
 
 
 @pytest.fixture(scope="module")
-def distractor_vectors(runtime) -> tuple[list[str], np.ndarray]:
-    """10,000 chatty distractors, embedded once for the tests of this module."""
-    texts = distractors(10_000)
-    memories = [Memory(text=t, role="user", session_id="s", speaker="User", seq=i, ts=1.7e9 + i)
-                for i, t in enumerate(texts)]
-    return memories, runtime.embedder.embed_many([describe(m) for m in memories])
+def distractor_vectors(runtime, distractor_job) -> tuple[list[Memory], np.ndarray]:
+    """10,000 chatty distractors and their real embeddings, made while earlier tests ran."""
+    vectors = distractor_job.result(runtime.embedder) if distractor_job else embed_distractors(runtime.embedder)
+    assert vectors.shape == (10_000, runtime.embedder.dim)
+    return distractor_memories(), vectors
 
 
 @pytest.mark.slow
@@ -113,7 +99,7 @@ WRITER = textwrap.dedent("""
     sys.path.insert(0, {repo!r})
     from memory.embeddings import Embedder
     from memory.store import Memory, MemoryStore, StoreSettings, describe
-    from tests.test_memory_store import distractors
+    from tests.distractors import distractors
     from benchmarks.memory_locomo import packaged_model_dir
     embedder = Embedder(packaged_model_dir())
     store = MemoryStore(Path({db!r}), embedder.dim, settings=StoreSettings(flush_rows=2, compact_fragments=4))
