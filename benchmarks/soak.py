@@ -80,7 +80,8 @@ def raw_exchange(path: Path, line: bytes) -> list[dict]:
 
 def speech_files(given: str | None) -> list[Path]:
     for d in ([Path(given)] if given else [REPO.parent / "shared" / "data" / "speech", REPO / "tests" / "data" / "speech"]):
-        files = sorted(p.resolve() for p in d.glob("*.wav") if p.stat().st_size < 2_000_000)
+        found = [*d.glob("*.wav"), *d.glob("wav/*.wav")]        # the shared set keeps them in wav/
+        files = sorted(p.resolve() for p in found if p.stat().st_size < 2_000_000)
         if files:
             return files
     raise SystemExit("no speech recordings found; give --speech DIR with WAV files")

@@ -93,6 +93,27 @@ def test_ann_index_is_built_past_the_threshold_and_checked_against_exact(runtime
     assert top["text"] == "row 7"
 
 
+def test_lancedb_caches_stay_small_however_many_versions_are_written(tmp_path, monkeypatch):
+    """Every write is a table version. LanceDB's default caches (1 GB metadata, 6 GB index)
+    kept each version's metadata and each superseded full-text index: the daemon's RSS grew
+    ~50 KB a write without end. The store's caches are bounded, and each compaction swaps in
+    a new connection whose caches hold only the live version (memory.caches)."""
+    import memory.caches
+    sessions = []
+    real = memory.caches.session
+    monkeypatch.setattr(memory.caches, "session", lambda *a: sessions.append(real(*a)) or sessions[-1])
+    rng = np.random.default_rng(0)
+    store = MemoryStore(tmp_path / "db", 384, settings=StoreSettings(background=False, flush_rows=1))
+    for i in range(400):
+        v = rng.normal(size=(1, 384)).astype(np.float32)
+        store.add([Memory(text=f"turn {i} about apples and the number {i}", role="user", session_id="s", seq=i)], v)
+        store.dense(v[0], 5)
+        store.fulltext(f"apples number {i}", 5)
+    assert len(sessions) > 5                              # a fresh connection after compactions
+    assert sessions[-1].size_bytes < 4 << 20, sessions[-1].size_bytes
+    assert store.fulltext("apples number 399", 1)[0][0]["text"].startswith("turn 399")
+
+
 WRITER = textwrap.dedent("""
     import sys, time
     from pathlib import Path
