@@ -78,10 +78,22 @@ def raw_exchange(path: Path, line: bytes) -> list[dict]:
     return [json.loads(x) for x in data.splitlines() if x.strip()]
 
 
+def seconds(path: Path) -> float:
+    """A WAV's duration (0 if it cannot be read as one)."""
+    import wave
+    try:
+        with wave.open(str(path)) as w:
+            return w.getnframes() / w.getframerate()
+    except (OSError, EOFError, wave.Error):
+        return 0.0
+
+
 def speech_files(given: str | None) -> list[Path]:
     for d in ([Path(given)] if given else [REPO.parent / "shared" / "data" / "speech", REPO / "tests" / "data" / "speech"]):
         found = [*d.glob("*.wav"), *d.glob("wav/*.wav")]        # the shared set keeps them in wav/
-        files = sorted(p.resolve() for p in found if p.stat().st_size < 2_000_000)
+        # Sentences, not single words: a lone quiet word ("six", peak -43 dBFS) may never
+        # open an utterance, and the turn it was meant to be would wait out its timeout.
+        files = sorted(p.resolve() for p in found if 1.5 <= seconds(p) <= 20)
         if files:
             return files
     raise SystemExit("no speech recordings found; give --speech DIR with WAV files")
@@ -214,6 +226,7 @@ def main() -> int:
                     client.call("hear", wav=str(speech[turn // args.voice_every % len(speech)]))
                     if not watcher.wait_beyond(seen, 180):
                         errors.append(f"turn {turn}: the voice turn did not finish in 180 s")
+                        print(errors[-1], flush=True)
                     latency["voice"].append(time.perf_counter() - t0)
                 else:
                     if turn % 9 == 0:
