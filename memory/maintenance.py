@@ -68,10 +68,17 @@ class Maintainer:
         self._wake.set()
 
     def stop(self) -> None:
+        """Stop the thread. Work that a last write asked for and the thread had not begun
+        is done here, except the slow index builds (the next process does those): a CLI
+        command that writes once and exits would otherwise leave the table without its
+        full-text index, and the next search without its BM25 leg."""
         self._stop.set()
         self._wake.set()
         if self._thread:
             self._thread.join(timeout=30)
+            if self._due and not self._thread.is_alive():
+                self._due = False
+                self._maintain(builds=False)
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -116,15 +123,15 @@ class Maintainer:
             return
         self._maintain()
 
-    def _maintain(self) -> None:
+    def _maintain(self, builds: bool = True) -> None:
         try:
             self.ensure_fts()
             stats = self.store.table.stats()
             small = stats["fragment_stats"]["num_small_fragments"]
             rows = stats["num_rows"]
             work = (small >= self.settings.compact_fragments,
-                    rows >= SCALAR_INDEX_ROWS and stats["num_indices"] < 2,
-                    rows >= self.settings.ann_min_rows and (not self.ann or rows >= 4 * self.ann["rows"]))
+                    builds and rows >= SCALAR_INDEX_ROWS and stats["num_indices"] < 2,
+                    builds and rows >= self.settings.ann_min_rows and (not self.ann or rows >= 4 * self.ann["rows"]))
             if not any(work) or not self.lease.acquire():
                 return                  # another device is maintaining the shared table
             try:
