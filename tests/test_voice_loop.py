@@ -10,6 +10,7 @@ import numpy as np
 from assistant.cli import DEMO_WAV
 from audio.wavio import read_audio, write_wav
 from tests.conftest import TEST_DATA
+from tests.textnorm import word_errors
 
 STAGE_ORDER = ["transcript_ready", "retrieval_ready", "first_token", "first_sentence",
                "first_sentence_synth", "first_audio"]
@@ -89,10 +90,16 @@ def test_realtime_paces_file_input_at_speaking_speed():
 
 
 def test_say_writes_speech_that_transcribes_back(cli, runtime, tmp_path):
+    """Piper samples its noise afresh each time, so one word may come back wrong (tiny.en
+    heard "kettle" as "cuddle" in 2 of 20 syntheses): the sentence is scored by word errors,
+    as the Wyoming round trip is, not by one keyword."""
+    text = "Please water the plants in the garden tomorrow morning."
     out = tmp_path / "hello.wav"
-    result = cli("say", "The kettle is boiling in the kitchen.", "--output", str(out))
+    result = cli("say", text, "--output", str(out))
     assert result.returncode == 0, result.stderr
-    assert "kettle" in runtime.stt.transcribe(read_audio(out)).text.lower()
+    heard = runtime.stt.transcribe(read_audio(out)).text
+    errors, _ = word_errors(text, heard)
+    assert errors <= 2, heard
 
 
 def test_the_voice_does_not_spin_on_the_cpu_after_a_sentence(runtime):
