@@ -25,7 +25,7 @@ refused, 80 config edits, no traceback in the log. Target not met yet.
 Measured (2026-12-03, same machine, alone, load ~2, same command with ``--speech
 tests/data/speech``), with LanceDB's caches bounded and reopened after each compaction
 (memory.caches): 1,242.0 MiB at turn 200, 1,258.3 at 2,000 (+16.3 MiB, 0.77 MiB per 100
-turns, ×1.013; level within 3 MiB from turn 1,100), 0 errors, 650 bad messages refused,
+turns, ×1.013; between 1,257 and 1,261 MiB from turn 1,100 on), 0 errors, 650 bad messages refused,
 80 config edits, no traceback, daemon alive; text turn p50 0.26 s / p95 5.9 s, voice turn
 p50 5.4 s / p95 8.8 s. Target met.
 """
