@@ -111,7 +111,7 @@ class TtsConfig(Section):
 
 class MemoryConfig(Section):
     embedding_model: str = ""           # sentence-transformers directory; "" = bundled MiniLM
-    embedding_backend: Literal["auto", "numpy", "sentence-transformers"] = "auto"
+    embedding_backend: Literal["auto", "onnx", "numpy", "sentence-transformers"] = "auto"
     embedding_threads: int = Field(1, ge=1, le=64)
     profile: str = Field("default", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     user_name: str = Field("User", min_length=1, max_length=64)

@@ -134,7 +134,7 @@ def _stage_embeddings(cfg, paths) -> str:
     from models.resolve import model_path
     m = cfg.memory
     emb = Embedder(model_path(cfg, "embeddings", paths.model_cache, quiet=True), m.embedding_threads,
-                   m.embedding_backend)
+                   m.embedding_backend, paths.model_cache)
     v = emb.embed_one("When is my sister's birthday?")
     return f"{emb.backend} backend, {len(v)}-d"
 

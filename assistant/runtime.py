@@ -68,7 +68,7 @@ class Runtime:
         from memory.embeddings import Embedder
         m = self.cfg.memory
         return self._timed("embeddings", lambda: Embedder(self._path("embeddings"), m.embedding_threads,
-                                                          m.embedding_backend))
+                                                          m.embedding_backend, self.paths.model_cache))
 
     @cached_property
     def db(self):

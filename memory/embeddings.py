@@ -1,12 +1,15 @@
 """Sentence embeddings (all-MiniLM-L6-v2 by default), normalised so dot = cosine.
 
-Two interchangeable backends give the same vectors: a NumPy forward pass (``memory.minilm``,
-used whenever the model is a BERT + mean-pooling model, which the default is) and
-sentence-transformers for anything else. The NumPy path avoids importing torch, which
-makes every command that embeds start ~6 s sooner; see benchmarks/embedding_speed.py.
+Three interchangeable backends give the same vectors. For a BERT + mean-pooling model (the
+default is one) the weights are read by ``memory.minilm`` and run by ONNX Runtime
+(``memory.minilm_onnx``: a question in ~12 ms against NumPy's ~21), or by that NumPy
+pass if ONNX Runtime cannot; sentence-transformers runs anything else. Neither fast path
+imports torch, which makes every command that embeds start ~6 s sooner; see
+benchmarks/embedding_speed.py.
 """
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Callable
@@ -15,7 +18,9 @@ import numpy as np
 
 from assistant.errors import ModelError
 
-BACKENDS = ("auto", "numpy", "sentence-transformers")
+log = logging.getLogger(__name__)
+
+BACKENDS = ("auto", "onnx", "numpy", "sentence-transformers")
 
 
 def limit_blas_threads(threads: int) -> None:
@@ -32,20 +37,36 @@ def limit_blas_threads(threads: int) -> None:
 
 
 class Embedder:
-    def __init__(self, model_dir: Path, threads: int = 1, backend: str = "auto") -> None:
+    def __init__(self, model_dir: Path, threads: int = 1, backend: str = "auto",
+                 cache_dir: Path | None = None) -> None:
+        """``cache_dir`` (the model cache) keeps the ONNX graph built from the weights."""
         from . import minilm
         self.model_dir = Path(model_dir)
-        try:
-            if backend == "numpy" or (backend == "auto" and minilm.supports(self.model_dir)):
-                limit_blas_threads(threads)
-                self._numpy = minilm.NumpyBert(self.model_dir)
-                self.backend, self.dim = "numpy", self._numpy.dim
-                return
-        except Exception as e:
-            raise ModelError(f"cannot load embedding model from {model_dir} with NumPy "
-                             f"({str(e).splitlines()[0][:120]}); set memory.embedding_backend = "
-                             "\"sentence-transformers\" or check the model directory")
-        self._numpy = None
+        if backend in ("onnx", "numpy") or (backend == "auto" and minilm.supports(self.model_dir)):
+            limit_blas_threads(threads)
+            onnx_error = ""
+            if backend in ("auto", "onnx"):
+                try:
+                    from .minilm_onnx import OnnxBert
+                    self._fast, self.backend = OnnxBert(self.model_dir, threads, cache_dir), "onnx"
+                    self.dim = self._fast.dim
+                    return
+                except Exception as e:
+                    onnx_error = str(e).splitlines()[0][:120] if str(e) else e.__class__.__name__
+                    if backend == "onnx":
+                        raise ModelError(f"cannot run embedding model {model_dir} in ONNX Runtime "
+                                         f"({onnx_error}); set memory.embedding_backend = \"numpy\"") from None
+            try:
+                self._fast = minilm.NumpyBert(self.model_dir)
+            except Exception as e:
+                raise ModelError(f"cannot load embedding model from {model_dir} with NumPy "
+                                 f"({str(e).splitlines()[0][:120]}); set memory.embedding_backend = "
+                                 "\"sentence-transformers\" or check the model directory") from None
+            if onnx_error:
+                log.warning("embedding in NumPy: ONNX Runtime could not run %s (%s)", model_dir, onnx_error)
+            self.backend, self.dim = "numpy", self._fast.dim
+            return
+        self._fast = None
         self.backend = "sentence-transformers"
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -72,8 +93,8 @@ class Embedder:
         self.embed(["warm up"])
 
     def embed(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
-        if self._numpy is not None:
-            return self._numpy.encode(texts, batch_size)
+        if self._fast is not None:
+            return self._fast.encode(texts, batch_size)
         vectors = self.model.encode(texts, batch_size=batch_size, normalize_embeddings=True,
                                     convert_to_numpy=True, show_progress_bar=False)
         return vectors.astype(np.float32, copy=False)

@@ -1,10 +1,11 @@
 """A NumPy forward pass for BERT-style sentence-transformers models with mean pooling.
 
-Why: importing torch + sentence-transformers costs ~6 s on this 2-core CPU and a single
-short query ~10 ms through torch, while the same six-layer MiniLM in NumPy imports in a
-fraction of a second and embeds a query in ~2 ms, with the same vectors (cosine > 0.9999,
-checked by tests/test_embeddings.py and benchmarks/embedding_speed.py). Models it does not
-understand are left to sentence-transformers (see ``supports``).
+Why: importing torch + sentence-transformers costs ~6 s on this 2-core CPU, while the same
+six-layer MiniLM in NumPy loads in ~0.7 s with the same vectors (cosine > 0.9999, checked
+by tests/test_embeddings.py and benchmarks/embedding_speed.py). It also reads the weights
+that memory.minilm_onnx turns into the ONNX Runtime graph, which embeds a question in
+~12 ms against this pass's ~28 (2-core AMD EPYC, one thread); this pass is the fallback.
+Models it does not understand are left to sentence-transformers (see ``supports``).
 """
 from __future__ import annotations
 
@@ -54,17 +55,59 @@ def erf(x: np.ndarray) -> np.ndarray:
     return np.where(x >= 0, r, -r).astype(x.dtype, copy=False)
 
 
-class NumpyBert:
+def load_tokenizer(model_dir: Path):
+    """(tokenizer without padding, truncating at the model's max length; that length)."""
+    from tokenizers import Tokenizer
+    cfg = json.loads((model_dir / "config.json").read_text())
+    st_cfg_file = model_dir / "sentence_bert_config.json"
+    st_cfg = json.loads(st_cfg_file.read_text()) if st_cfg_file.exists() else {}
+    max_len = min(int(st_cfg.get("max_seq_length", 512)), int(cfg["max_position_embeddings"]))
+    tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(max_length=max_len)
+    return tokenizer, max_len
+
+
+class MeanPooledEncoder:
+    """Tokenise, batch by length, run ``_forward`` (ids, mask → mean-pooled states), normalise.
+
+    Shared by the NumPy pass here and the ONNX Runtime one (memory.minilm_onnx)."""
+    tokenizer: object
+    dim: int
+    batch_cap = 1 << 30         # a backend whose padding costs more batches smaller
+
+    def _forward(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        """Unit-length embeddings; texts are batched by length so padding stays small."""
+        out = np.zeros((len(texts), self.dim), np.float32)
+        if not texts:
+            return out
+        batch_size = max(1, min(batch_size, self.batch_cap))
+        encodings = self.tokenizer.encode_batch(list(texts))
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+        for start in range(0, len(order), batch_size):
+            chunk = order[start:start + batch_size]
+            n = max(len(encodings[i].ids) for i in chunk)
+            ids = np.zeros((len(chunk), n), np.int64)
+            mask = np.zeros((len(chunk), n), np.float32)
+            for row, i in enumerate(chunk):
+                e = encodings[i].ids
+                ids[row, :len(e)], mask[row, :len(e)] = e, 1.0
+            pooled = self._forward(ids, mask)
+            out[chunk] = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+        return out
+
+
+class NumpyBert(MeanPooledEncoder):
     """Same arithmetic as transformers' BertModel (exact erf GELU), then mean pooling."""
 
     def __init__(self, model_dir: Path) -> None:
         from safetensors.numpy import load_file
-        from tokenizers import Tokenizer
         self._erf = erf
         cfg = json.loads((model_dir / "config.json").read_text())
-        st_cfg_file = model_dir / "sentence_bert_config.json"
-        st_cfg = json.loads(st_cfg_file.read_text()) if st_cfg_file.exists() else {}
-        self.max_len = min(int(st_cfg.get("max_seq_length", 512)), int(cfg["max_position_embeddings"]))
+        self.tokenizer, self.max_len = load_tokenizer(model_dir)
         self.heads, self.eps = int(cfg["num_attention_heads"]), float(cfg["layer_norm_eps"])
         self.dim = int(cfg["hidden_size"])
         w = {k.removeprefix("bert."): v for k, v in load_file(str(model_dir / "model.safetensors")).items()}
@@ -84,9 +127,6 @@ class NumpyBert:
                 w[p + "intermediate.dense.weight"].T, w[p + "intermediate.dense.bias"],
                 w[p + "output.dense.weight"].T, w[p + "output.dense.bias"],
                 w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"])))
-        self.tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
-        self.tokenizer.no_padding()
-        self.tokenizer.enable_truncation(max_length=self.max_len)
 
     def _forward(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         b, n = ids.shape
@@ -107,22 +147,3 @@ class NumpyBert:
             x = _layer_norm(inner @ f_w + f_b + x, ln2_w, ln2_b, self.eps)
         m = mask[:, :, None]
         return (x * m).sum(1) / np.maximum(m.sum(1), 1e-9)
-
-    def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
-        """Unit-length embeddings; texts are batched by length so padding stays small."""
-        out = np.zeros((len(texts), self.dim), np.float32)
-        if not texts:
-            return out
-        encodings = self.tokenizer.encode_batch(list(texts))
-        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
-        for start in range(0, len(order), batch_size):
-            chunk = order[start:start + batch_size]
-            n = max(len(encodings[i].ids) for i in chunk)
-            ids = np.zeros((len(chunk), n), np.int64)
-            mask = np.zeros((len(chunk), n), np.float32)
-            for row, i in enumerate(chunk):
-                e = encodings[i].ids
-                ids[row, :len(e)], mask[row, :len(e)] = e, 1.0
-            pooled = self._forward(ids, mask)
-            out[chunk] = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
-        return out
