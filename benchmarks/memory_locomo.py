@@ -45,6 +45,7 @@ sys.path.insert(0, str(REPO))
 
 from assistant.config import load_config  # noqa: E402
 from assistant.errors import ModelError  # noqa: E402
+from assistant.paths import resolve_paths  # noqa: E402
 from memory.embeddings import Embedder  # noqa: E402
 from memory.retrieval import LEVERS, RetrievalSettings  # noqa: E402
 from memory.service import MemoryService  # noqa: E402
@@ -244,7 +245,7 @@ def main() -> int:
     grid = dict(parse_setting(x, True) for x in args.grid)
     started = time.perf_counter()
     try:
-        embedder = Embedder(args.embedding_model or packaged_model_dir())
+        embedder = Embedder(args.embedding_model or packaged_model_dir(), cache_dir=resolve_paths().model_cache)
     except ModelError as e:
         print(f"memory_locomo: {e}", file=sys.stderr)
         return 2
