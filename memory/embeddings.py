@@ -2,7 +2,7 @@
 
 Three interchangeable backends give the same vectors. For a BERT + mean-pooling model (the
 default is one) the weights are read by ``memory.minilm`` and run by ONNX Runtime
-(``memory.minilm_onnx``: a question in ~12 ms against NumPy's ~21), or by that NumPy
+(``memory.minilm_onnx``: a question in ~12 ms against NumPy's ~28), or by that NumPy
 pass if ONNX Runtime cannot; sentence-transformers runs anything else. Neither fast path
 imports torch, which makes every command that embeds start ~6 s sooner; see
 benchmarks/embedding_speed.py.

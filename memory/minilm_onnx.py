@@ -128,17 +128,19 @@ class OnnxBert(MeanPooledEncoder):
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # the 2 cores are shared
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
-        cfg = json.loads((Path(model_dir) / "config.json").read_text())
-        self.tokenizer, self.max_len = load_tokenizer(Path(model_dir))
-        self.dim = int(cfg["hidden_size"])
         path = graph_file(model_dir, cache_dir) if cache_dir else None
         if path and path.exists():
             try:
                 self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-                return
             except Exception as e:          # a torn or foreign file: build it again
                 log.warning("rebuilding the embedding graph %s (%s)", path, str(e).splitlines()[0][:120])
-        graph = build_graph(NumpyBert(Path(model_dir)))
+            else:                           # the weights stay unread: the graph holds them
+                self.tokenizer, self.max_len = load_tokenizer(Path(model_dir))
+                self.dim = int(json.loads((Path(model_dir) / "config.json").read_text())["hidden_size"])
+                return
+        bert = NumpyBert(Path(model_dir))
+        self.tokenizer, self.max_len, self.dim = bert.tokenizer, bert.max_len, bert.dim
+        graph = build_graph(bert)
         self.session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
         if path:
             try:

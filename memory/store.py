@@ -177,11 +177,12 @@ def _warm(table):
 def run_async(coroutine):
     """Run a query of LanceDB's async API on its own event loop, from any thread.
 
-    The searches a turn waits for (vector, full-text, neighbours) go through the async
-    API (``LanceTable._table``, an ``AsyncTable``) because the sync one adds ~1.5-5 ms
-    of Python per query (schema lookups, blob checks) and holds the GIL meanwhile, which
-    slowed the question's embedding running beside the full-text search: retrieval p50
-    33.7 → ~30 ms on LoCoMo (2-core AMD EPYC)."""
+    The vector and full-text searches a turn waits for go through the async API
+    (``MemoryStore.async_reads``) because the sync one adds ~1.5 ms of Python per query
+    (schema lookups, blob checks) and holds the GIL meanwhile, which slowed the question's
+    embedding running beside the full-text search (LoCoMo retrieval p50 33.7 → 27.7 ms
+    with the other changes of that commit, 2-core AMD EPYC). Taking neighbours by row id
+    was no faster through it, so that stays sync."""
     from lancedb.background_loop import LOOP
     return LOOP.run(coroutine)
 
@@ -311,6 +312,12 @@ class MemoryStore:
         if not self.settings.background and time.monotonic() - self._synced_at >= self.location.refresh_seconds:
             self.refresh()              # no maintenance thread to keep the copy fresh: do it here
         return self.replica.table()
+
+    @property
+    def async_reads(self):
+        """``reads`` as LanceDB's ``AsyncTable`` (what its sync ``LanceTable`` wraps), for
+        the queries ``run_async`` runs."""
+        return self.reads._table
 
     def refresh(self) -> bool:
         """Remote: fetch what other devices (and this one) wrote into the local copy."""
@@ -511,7 +518,7 @@ class MemoryStore:
     def dense(self, vector: np.ndarray, n: int, active_only: bool = True) -> list[tuple[dict, float]]:
         """Nearest rows by cosine: (row with its vector, cosine), flushed and unflushed."""
         def build():
-            q = self.reads._table.query().nearest_to(vector.astype(np.float32)).distance_type("cosine").with_row_id()
+            q = self.async_reads.query().nearest_to(vector.astype(np.float32)).distance_type("cosine").with_row_id()
             return self.maintainer.tune(q, 2 * n).select(READ_COLUMNS + ["_distance"])
         out = [(r, 1.0 - float(r["_distance"])) for r in self._top(build, n, active_only)]
         out += self.buffer.dense(vector, n, active_only)
@@ -523,7 +530,7 @@ class MemoryStore:
         if not text.strip() or not self.maintainer.has_fts():
             return []
         def build():
-            return (self.reads._table.query().nearest_to_text(text, columns="doc").with_row_id()
+            return (self.async_reads.query().nearest_to_text(text, columns="doc").with_row_id()
                     .select(READ_COLUMNS + ["_score"]))
         try:
             rows = self._top(build, n, active_only)
