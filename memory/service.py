@@ -84,7 +84,7 @@ class MemoryService:
             has_words = bool(words) and all(re.search(rf"\b{re.escape(w)}(?:s|es|'s)?\b", text) for w in words)
             close = float(np.asarray(row["vector"], np.float32) @ vector) >= FORGET_SIMILARITY
             if has_words or close:
-                found[row["id"]] = Memory(**{k: row[k] for k in FIELDS})
+                found[row["id"]] = Memory(**{k: row[k] for k in FIELDS if k in row})
         return sorted(found.values(), key=lambda m: m.ts)
 
     def forget(self, ids: list[str]) -> int:

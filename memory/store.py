@@ -35,6 +35,7 @@ import pyarrow as pa
 from assistant.errors import MemoryStoreError
 
 from .buffer import WriteBuffer
+from .fact_keys import indexed
 from .journal import Journal
 from .location import Location, explain, preflight
 
@@ -58,6 +59,7 @@ class Memory:
     ref: str = ""               # an outside id kept through import/export (e.g. LoCoMo dia_id)
     subject: str = ""           # facts: what the fact is about, for contradictions
     superseded_by: str = ""     # facts: the id of the newer fact that replaced this one
+    keys: str = ""              # turns: facts extracted from it, indexed beside its text (memory.fact_keys)
 
 
 FIELDS = [f.name for f in fields(Memory)]
@@ -84,8 +86,10 @@ def when(ts: float) -> str:
 
 def describe(m: Memory) -> str:
     """The indexed text: speaker and date make a row meaningful on its own (a bare
-    "I went yesterday" is found by neither BM25 nor embeddings)."""
-    return f"({when(m.ts)}) {m.speaker or m.role}: {m.text}"
+    "I went yesterday" is found by neither BM25 nor embeddings). A turn's fact keys
+    follow in brackets; a search still returns the turn's own text."""
+    keys = indexed(m.keys)
+    return f"({when(m.ts)}) {m.speaker or m.role}: {m.text}" + (f" [{keys}]" if keys else "")
 
 
 def document(m: Memory, date_keys: bool = True) -> str:
@@ -103,12 +107,13 @@ def _schema(dim: int) -> pa.Schema:
         pa.field("kind", s), pa.field("text", s), pa.field("ts", pa.float64()),
         pa.field("speaker", s), pa.field("seq", pa.int64()), pa.field("ref", s), pa.field("subject", s),
         pa.field("superseded_by", s), pa.field("doc", s), pa.field("vector", pa.list_(pa.float32(), dim)),
+        pa.field("keys", s),    # last: where add_columns puts it in a table made before it
     ])
 
 
 # Columns added since the first release, with the SQL that fills them in old tables.
 _MIGRATIONS = {"speaker": "role", "seq": "CAST(0 AS BIGINT)", "ref": "''", "subject": "''",
-               "superseded_by": "''", "doc": "text"}
+               "superseded_by": "''", "doc": "text", "keys": "''"}
 
 
 def quote(value: str) -> str:
