@@ -17,10 +17,14 @@ folds are simply the per-conversation figures of the defaults.
 
     .venv/bin/python benchmarks/memory_locomo.py [--data PATH] [--json OUT.json] [--config TOML]
         [--set NAME=VALUE ...] [--grid NAME=V1,V2 ...] [--cache DIR] [--baselines no] [--date-keys no]
-        [--embedding-model DIR]
+        [--embedding-model DIR] [--conversations 1,2] [--fact-keys KEYS.json]
 
 ``--embedding-model`` tries another sentence-transformers model (as ``memory.embedding_model``
 would; it needs the ``[sentence-transformers]`` extra) in place of the bundled MiniLM.
+``--fact-keys`` stores each turn with the facts ``locomo_fact_keys.py`` read out of it
+(``Memory.keys``: in the embedded and the full-text text, see memory.fact_keys); only
+conversations whose every turn was read are asked, so run the baseline with the same
+``--conversations``.
 """
 from __future__ import annotations
 
@@ -62,7 +66,9 @@ def packaged_model_dir() -> Path:
     return Path(spec.origin).parent / "model"
 
 
-def conversation_memories(conv: dict, index: int, captions: bool) -> list[Memory]:
+def conversation_memories(conv: dict, index: int, captions: bool, keys: dict | None = None) -> list[Memory]:
+    """The turns as memories; ``keys`` ({dia_id: [facts]}) fills ``Memory.keys``."""
+    from memory.fact_keys import keys_text
     c, out, n = conv["conversation"], [], 1
     while f"session_{n}" in c:
         when = dt.datetime.strptime(c[f"session_{n}_date_time"], "%I:%M %p on %d %B, %Y")
@@ -71,7 +77,8 @@ def conversation_memories(conv: dict, index: int, captions: bool) -> list[Memory
             if captions and turn.get("blip_caption"):
                 text += f" [shares a photo of {turn['blip_caption']}]"
             out.append(Memory(text=text, role="user", session_id=f"c{index}-s{n}", profile=f"locomo-{index}",
-                              ts=when.timestamp() + j, speaker=turn["speaker"], seq=j, ref=turn["dia_id"]))
+                              ts=when.timestamp() + j, speaker=turn["speaker"], seq=j, ref=turn["dia_id"],
+                              keys=keys_text(keys[turn["dia_id"]]) if keys is not None else ""))
         n += 1
     return out
 
@@ -137,12 +144,16 @@ def cached_vectors(embedder: Embedder, texts: list[str], cache: Path | None, des
 
 
 def load(data: list[dict], embedder: Embedder, db: Path, captions: bool, cache: Path | None,
-         date_keys: bool = True) -> tuple[list[Conversation], float, int]:
+         date_keys: bool = True, only: set[int] | None = None,
+         fact_keys: dict | None = None) -> tuple[list[Conversation], float, int]:
     """Store every conversation's turns through the product's store, each in its own
-    database (one profile each), so BM25's term statistics are the conversation's own."""
+    database (one profile each), so BM25's term statistics are the conversation's own.
+    ``only``: these conversation indexes; ``fact_keys``: {index: {dia_id: [facts]}}."""
     out, embed_s, embed_rows = [], 0.0, 0
     for ci, conv in enumerate(data):
-        memories = conversation_memories(conv, ci, captions)
+        if only is not None and ci not in only:
+            continue
+        memories = conversation_memories(conv, ci, captions, fact_keys.get(str(ci)) if fact_keys is not None else None)
         store = MemoryStore(db / f"c{ci}", embedder.dim, profile=f"locomo-{ci}",
                             settings=StoreSettings(background=False, flush_rows=10_000, date_keys=date_keys))
         t0 = time.perf_counter()
@@ -230,6 +241,9 @@ def main() -> int:
     ap.add_argument("--date-keys", choices=("yes", "no"), default="yes",
                     help="index turns also under the dates their time words mean (memory.store.document)")
     ap.add_argument("--cache", metavar="DIR", help="keep the turns' embeddings here and reuse them next run")
+    ap.add_argument("--conversations", metavar="I,J", help="only these conversations (indexes from 0)")
+    ap.add_argument("--fact-keys", metavar="KEYS", type=Path,
+                    help="facts read out of each turn (locomo_fact_keys.py), indexed with it")
     ap.add_argument("--embedding-model", metavar="DIR", type=Path,
                     help="a sentence-transformers model directory (default: the bundled MiniLM)")
     args = ap.parse_args()
@@ -241,6 +255,29 @@ def main() -> int:
         print(f"memory_locomo: cannot read {path} ({e.__class__.__name__}); give a LoCoMo JSON file with --data",
               file=sys.stderr)
         return 2
+    only = None
+    if args.conversations:
+        try:
+            only = {int(x) for x in args.conversations.split(",")}
+        except ValueError:
+            print(f"memory_locomo: bad --conversations {args.conversations!r}; give indexes like 1,2", file=sys.stderr)
+            return 2
+    keys = None
+    if args.fact_keys:
+        try:
+            keys = json.loads(args.fact_keys.read_text())
+        except (OSError, ValueError) as e:
+            print(f"memory_locomo: cannot read {args.fact_keys} ({e.__class__.__name__}); give the --out file "
+                  "of benchmarks/locomo_fact_keys.py", file=sys.stderr)
+            return 2
+        complete = {ci for ci, conv in enumerate(data) if str(ci) in keys
+                    and {m.ref for m in conversation_memories(conv, ci, False)} <= set(keys[str(ci)])}
+        only = complete if only is None else only & complete
+        if not only:
+            print(f"memory_locomo: {args.fact_keys} has keys for every turn of none of the conversations asked; "
+                  "finish them with benchmarks/locomo_fact_keys.py", file=sys.stderr)
+            return 2
+        print(f"fact keys: conversations {sorted(only)}", flush=True)
     overrides = dict(parse_setting(x, False) for x in args.set)
     grid = dict(parse_setting(x, True) for x in args.grid)
     started = time.perf_counter()
@@ -260,7 +297,8 @@ def main() -> int:
                   "no-levers": replace(product, **{k: 0 for k in LEVERS})}
     with tempfile.TemporaryDirectory() as tmp:
         convs, embed_s, embed_rows = load(data, embedder, Path(tmp) / "db", not args.no_captions,
-                                          Path(args.cache) if args.cache else None, args.date_keys == "yes")
+                                          Path(args.cache) if args.cache else None, args.date_keys == "yes",
+                                          only, keys)
         results = ask_all(convs, embedder, modes)
         grid_runs = [({}, results["hybrid"])]
         for values in itertools.product(*grid.values()):
@@ -275,7 +313,8 @@ def main() -> int:
 
     figures = {"embedding_rows_per_s": round(embed_rows / max(embed_s, 1e-9), 1),
                "questions": len(results["hybrid"]), "settings": {k: v for k, v in asdict(product).items() if k != "now"},
-               "date_keys": args.date_keys == "yes", "load_average": [round(x, 2) for x in os.getloadavg()]}
+               "date_keys": args.date_keys == "yes", "fact_keys": str(args.fact_keys or ""),
+               "conversations": sorted(c.index for c in convs), "load_average": [round(x, 2) for x in os.getloadavg()]}
     header = f"{'method':<9} {'R@5':>6} {'R@10':>6} {'all@10':>7} " + " ".join(f"{v:>11}" for v in CATEGORIES.values()) \
         + f" {'p50 ms':>7} {'p95 ms':>7}"
     print(header)
