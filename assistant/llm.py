@@ -123,18 +123,71 @@ class LocalLLM:
             return 0                    # no room for the turn: let the turn itself decide
         if not self._lock.acquire(blocking=False):
             return 0
-        done = 0
         try:
-            same = self._prompt_reuse_tokens(wanted)
-            if same < len(wanted):      # else all cached (maybe more: keep it)
-                self.llm.n_tokens = same
-            while self.llm.n_tokens < len(wanted) and not should_stop():
-                piece = wanted[self.llm.n_tokens:self.llm.n_tokens + chunk]
-                self.llm.eval(piece)
-                done += len(piece)
+            return self._read_locked(wanted, should_stop, chunk)
         finally:
             self._lock.release()
+
+    def _read_locked(self, wanted: list[int], should_stop, chunk: int) -> int:
+        done = 0
+        same = self._prompt_reuse_tokens(wanted)
+        if same < len(wanted):          # else all cached (maybe more: keep it)
+            self.llm.n_tokens = same
+        while self.llm.n_tokens < len(wanted) and not should_stop():
+            piece = wanted[self.llm.n_tokens:self.llm.n_tokens + chunk]
+            self.llm.eval(piece)
+            done += len(piece)
         return done
+
+    def complete_aside(self, messages: list[dict], max_tokens: int, should_stop=lambda: False,
+                       prefix_key: str | None = None) -> str | None:
+        """A greedy reply to ``messages`` written between turns, or None if ``should_stop()``
+        came first (then nothing of it is kept).
+
+        Background work (memory.fact_keys) must neither delay a turn nor cost it the
+        conversation's cached prompt: the prompt is read in ``PREFILL_CHUNK`` steps and the
+        reply token by token, both checking ``should_stop``, and the model state from
+        before (the conversation read by ``prefill``) is put back afterwards, which costs
+        a copy of its KV cache (~28 KB a token with the 1.5B) instead of reading it again
+        at ~20 tokens/s. ``prefix_key`` keeps this prompt's own unchanging start as in
+        ``constrained``. Returns None at once while a turn holds the model."""
+        tokens = self._prompt_tokens(messages)
+        if tokens is None or len(tokens) + max_tokens > self.cfg.context_tokens:
+            return None
+        if not self._lock.acquire(blocking=False):
+            return None
+        try:
+            before = self._save_state() if self.llm.n_tokens else None
+            try:
+                if prefix_key in self._prefix_states:
+                    self._prefix_states.move_to_end(prefix_key)
+                    self.llm.load_state(self._prefix_states[prefix_key])
+                self._read_locked(tokens, should_stop, PREFILL_CHUNK)
+                if should_stop():
+                    return None
+                pieces = []
+                chunks = self.llm.create_chat_completion(messages=messages, stream=True, max_tokens=max_tokens,
+                                                         temperature=0.0)
+                try:
+                    for chunk in chunks:
+                        if should_stop():
+                            return None
+                        pieces.append(chunk["choices"][0]["delta"].get("content") or "")
+                finally:
+                    getattr(chunks, "close", lambda: None)()
+                    self._free_sampler()
+                if prefix_key is not None and prefix_key not in self._prefix_states:
+                    self._prefix_states[prefix_key] = self._save_state()
+                    while len(self._prefix_states) > PREFIX_STATES_KEPT:
+                        self._prefix_states.popitem(last=False)
+                return "".join(pieces)
+            finally:
+                if before is not None:
+                    self.llm.load_state(before)
+                else:
+                    self.llm.n_tokens = 0
+        finally:
+            self._lock.release()
 
     def constrained(self, messages: list[dict], grammar: str, max_tokens: int = 64,
                     prefix_key: str | None = None) -> str:

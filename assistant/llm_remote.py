@@ -167,6 +167,22 @@ class FallbackLLM:
         yield from self.local.stream(messages, **kwargs)
         self.last_prompt = getattr(self.local, "last_prompt", (0, 0))
 
+    def complete_aside(self, messages: list[dict], max_tokens: int, should_stop=lambda: False,
+                       prefix_key: str | None = None) -> str | None:
+        """Background work (memory.fact_keys) on the server while it answers, which spares
+        this machine's CPU; else on the local model. Same contract as ``LocalLLM.complete_aside``."""
+        if self.remote_available():
+            pieces = []
+            try:
+                for piece in self.remote.stream(messages, max_tokens=max_tokens, temperature=0.0):
+                    if should_stop():
+                        return None
+                    pieces.append(piece)
+                return "".join(pieces)
+            except Exception as e:
+                self._failed(f"failed ({_first_line(e)})")
+        return self.local.complete_aside(messages, max_tokens, should_stop, prefix_key)
+
     def _pump(self, messages, kwargs, pieces: queue.Queue, stop: threading.Event) -> None:
         cancel = kwargs["cancel"]
         try:

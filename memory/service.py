@@ -11,12 +11,13 @@ import re
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
 from assistant.errors import MemoryStoreError
 
-from . import facts
+from . import fact_keys, facts
 from .retrieval import RetrievalSettings, search
 from .store import FIELDS, Hit, Memory, MemoryStore, describe
 
@@ -43,6 +44,32 @@ class MemoryService:
             vector = self.embedder.embed_one(describe(memory))
         self.store.add([memory], np.asarray(vector, np.float32)[None, :])
         return memory
+
+    def read_fact_keys(self, complete: Callable[[list[dict]], str | None], should_stop=lambda: False,
+                       limit: int = 1) -> int:
+        """Read the fact keys of up to ``limit`` turns that have none yet (memory.fact_keys),
+        one session at a time, newest turn first (the likeliest to be asked about soon),
+        each with the turn before it; returns the turns keyed. Only people's turns are
+        read: the assistant's replies state little about anyone that the question before
+        them did not, and reading them would double the LLM time.
+
+        ``complete(messages)`` is the LLM; it returns None when it was stopped, and then
+        this stops too, keeping what was read before. Each keyed turn is embedded again
+        with its keys (``describe``) and written with them."""
+        turns = self.store.session_to_key()
+        unread = [(before, m) for before, m in zip([None, *turns], turns) if m.keys == "" and m.role == "user"]
+        todo = unread[::-1][:limit]
+        read: dict[str, tuple[str, np.ndarray]] = {}
+        for before, m in todo:
+            if should_stop():
+                break
+            earlier = (before.speaker or before.role, before.text) if before is not None else None
+            reply = complete(fact_keys.messages(m.speaker or m.role, m.text, earlier))
+            if reply is None:
+                break
+            m.keys = fact_keys.keys_text(fact_keys.parse(reply))
+            read[m.id] = (m.keys, self.embedder.embed_one(describe(m)))
+        return self.store.set_keys(turns[0].session_id, read) if read else 0
 
     def add_fact(self, text: str, session_id: str = "cli") -> tuple[Memory, list[str]]:
         """Store "remember that X" as a fact; facts it contradicts are marked superseded."""

@@ -422,6 +422,59 @@ class MemoryStore:
         self.add(memories, vectors)
         self.flush()
 
+    def session_to_key(self, recent_days: float = 2.0) -> list[Memory]:
+        """The turns, in order, of a session with people's turns whose fact keys were never
+        read (memory.fact_keys; the assistant's replies are not read): the newest such
+        session of the last ``recent_days``, else the first one left (a store from before
+        keys is read bit by bit). [] when all are read. Turns still in the write buffer
+        wait for their write."""
+        unread = "kind = 'turn' AND role = 'user' AND keys = ''"
+        for cond, limit in ((f"{unread} AND ts >= {time.time() - recent_days * 86400.0}", None), (unread, 1)):
+            rows = self._guard(lambda: self.reads.search().where(self.where(cond))
+                               .select(["session_id", "ts"]).limit(limit).to_list())
+            if rows:
+                return self.session_turns(max(rows, key=lambda r: r["ts"])["session_id"])
+        return []
+
+    def session_turns(self, session_id: str) -> list[Memory]:
+        """A session's stored turns in order."""
+        cond = self.where(f"session_id = {quote(session_id)} AND kind = 'turn'")
+        rows = self._guard(lambda: self.reads.search().where(cond).select(FIELDS).limit(None).to_list())
+        return sorted((row_memory(r) for r in rows), key=lambda m: (m.seq, m.ts))
+
+    def set_keys(self, session_id: str, keys: dict[str, tuple[str, np.ndarray]]) -> int:
+        """Give turns of one session their fact keys: {id: (keys, embedding of the turn's
+        ``describe`` with them)}. Returns the turns updated (a forgotten one is not revived).
+
+        The whole session is rewritten, in order, in one commit. A rewritten row moves to
+        a new data file, and ``neighbours`` finds a turn's neighbours at the adjacent row
+        ids: rewriting only the keyed turns would part them from the turns around them.
+        The session's turns stay together (and compaction keeps them so), at the cost of
+        writing its other turns again: ~1.5 KB each, a few hundred in a day's session."""
+        if not keys:
+            return 0
+        with self._lock:
+            cond = self.where(f"session_id = {quote(session_id)} AND kind = 'turn'")   # facts stay put
+            rows = self._guard(lambda: arrow_rows(self.table.search().where(cond).select(READ_COLUMNS)
+                                                  .limit(None).to_arrow()))
+            rows.sort(key=lambda r: (r["seq"], r["ts"]))
+            updated = 0
+            for r in rows:
+                if r["id"] in keys:
+                    r["keys"], r["vector"] = keys[r["id"]][0], np.asarray(keys[r["id"]][1], np.float32)
+                    updated += 1
+                r["doc"] = document(row_memory(r), self.settings.date_keys)
+            if not updated:
+                return 0
+            data = pa.Table.from_pylist(rows, schema=_schema(self.dim))
+
+            def write():
+                self.table.merge_insert("id").when_matched_update_all().execute(data)
+            self._guard(write, "write to")
+            self.refresh()
+        self.maintainer.after_write(len(rows))
+        return updated
+
     def mark_superseded(self, old_ids: list[str], new_id: str) -> None:
         if not old_ids:
             return

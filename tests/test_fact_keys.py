@@ -89,12 +89,62 @@ def test_a_table_made_before_fact_keys_gains_the_column_and_keeps_its_rows(runti
     store.close()
 
 
-def test_the_bundled_llm_reads_the_facts_out_of_a_turn(runtime):
-    llm = runtime.llm
+def test_keys_read_between_turns_keep_the_conversation_read_and_yield_to_a_turn(runtime):
+    """The daemon reads keys with the model that answers: the conversation's prompt,
+    read ahead by ``prefill``, must still be in its cache afterwards (or the next turn
+    reads it all again), and a waiting turn stops the reading at once."""
+    from assistant.prompt import HistoryTurn, build_messages, prefix_messages
+    llm, cfg = runtime.llm, runtime.cfg.llm
+    history = [HistoryTurn("user", "My sister Ana lives in Lisbon.", "m1"),
+               HistoryTurn("assistant", "Lisbon is a lovely city to live in.", "m2")]
+    llm.prefill(prefix_messages(cfg, history))
+    conversation = list(llm.llm._input_ids)
+    assert len(conversation) > 20
+    turn = fact_keys.messages("Caroline", "I went to a LGBTQ support group yesterday and it was so powerful.",
+                              ("Melanie", "Hey Caroline! How have you been?"))
+
+    keys = fact_keys.keys_text(fact_keys.parse(llm.complete_aside(turn, fact_keys.MAX_TOKENS, prefix_key="fact_keys")))
+    assert "Caroline" in keys and "support group" in keys.lower()
+    assert list(llm.llm._input_ids) == conversation          # the conversation's prompt is back in place
+
+    checks = []
+    assert llm.complete_aside(turn, fact_keys.MAX_TOKENS, lambda: checks.append(1) or len(checks) > 2) is None
+    assert list(llm.llm._input_ids) == conversation          # stopped part-way: put back as well
+    with llm._lock:                                            # a turn holds the model: no waiting for it
+        assert llm.complete_aside(turn, fact_keys.MAX_TOKENS) is None
+
+    question = build_messages(cfg, "Where does Ana live?", history, [], [])
+    assert llm.prompt_reuse(question)[1] >= len(conversation)
+    assert "Lisbon" in "".join(llm.stream(question, max_tokens=12, temperature=0.0))   # and it is the real state
+
+
+def test_keys_read_later_are_written_with_their_turn_and_the_session_stays_together(runtime, tmp_path):
+    """``MemoryService.read_fact_keys``, what the daemon runs between turns, on a real
+    store. The LLM's replies are fixed here (the model's own reading is tested above):
+    this is about what is written, and what a forget meanwhile leaves."""
+    from memory.store import READ_COLUMNS, arrow_rows
+    embedder = runtime.embedder
+    store = MemoryStore(tmp_path / "db", embedder.dim, settings=StoreSettings(background=False))
+    memories = chat({})
+    store.add_now(memories, embedder.embed([describe(m) for m in memories]))
+    asked = []
 
     def complete(messages: list[dict]) -> str:
-        return "".join(llm.stream(messages, max_tokens=fact_keys.MAX_TOKENS, temperature=0.0))
+        asked.append(messages[-1]["content"])
+        if len(asked) == 1:
+            store.delete([memories[0].id])                # forgotten while the LLM reads
+        return "- Joanna has written a third screenplay" if f"Nate: {SCREENPLAY}\nFacts" in asked[-1] else "- none"
 
-    keys = fact_keys.extract(complete, "Caroline", "I went to a LGBTQ support group yesterday and it was so powerful.",
-                             ("Melanie", "Hey Caroline! How have you been?"))
-    assert keys != fact_keys.NO_FACTS and "Caroline" in keys and "support group" in keys.lower()
+    service = MemoryService(store, embedder)
+    assert service.read_fact_keys(complete, limit=10) == 5          # the forgotten turn is not revived
+    assert CHAT[5][1] in asked[0]                                     # newest first
+    assert f"Earlier, Joanna: {CHAT[0][1]}\nLast line, Nate: {SCREENPLAY}" in asked[4]
+    assert store.count() == 5 and store.session_to_key() == [] and service.read_fact_keys(complete) == 0
+
+    top = search(store, embedder)[0].memory
+    assert top.ref == "D1:1" and top.text == SCREENPLAY and top.keys == "Joanna has written a third screenplay"
+    assert {m.ref: m.keys for m in store.session_turns("s1")}["D1:3"] == fact_keys.NO_FACTS
+    # The rewritten turns still sit side by side: each finds its neighbours.
+    rows = arrow_rows(store.reads.search().where("seq = 2").with_row_id(True).select(READ_COLUMNS).to_arrow())
+    assert sorted(r["seq"] for r in store.neighbours(rows)) == [1, 3]
+    store.close()
