@@ -132,6 +132,8 @@ class MemoryConfig(Section):
     second_hop: int = Field(0, ge=0, le=10)
     second_hop_weight: float = Field(0.5, ge=0.0, le=1.0)
     date_keys: bool = True
+    fact_keys: bool = True
+    fact_keys_after_s: float = Field(30.0, ge=0.0, le=86400.0)
     flush_rows: int = Field(16, ge=1, le=100000)
     flush_seconds: float = Field(5.0, ge=0.0, le=3600.0)
     compact_fragments: int = Field(16, ge=2, le=10000)

@@ -20,6 +20,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Callable, Generator, Iterator, Union
 
+from memory import fact_keys
 from memory.retrieval import RetrievalSettings
 from memory.service import MemoryService
 from memory.store import Hit, Memory, MemoryStore, describe
@@ -153,6 +154,7 @@ class Engine:
         self._waiting = 0               # turns waiting for the lock
         self._speculation: Speculation | None = None   # a turn begun during a pause: see prepare()
         self._waiting_lock = threading.Lock()
+        self.last_turn_at = time.monotonic()     # a turn began or was stored: background work waits for quiet
 
     def retrieve(self, text: str, vector=None):
         if vector is None:
@@ -204,6 +206,27 @@ class Engine:
             if read:
                 log.debug("prefilled %d prompt tokens in %.0f ms", read, (time.perf_counter() - started) * 1000)
             return read
+        finally:
+            self._lock.release()
+
+    def read_fact_keys(self, should_stop=lambda: False) -> int:
+        """Between turns: have the LLM read one stored turn's fact keys (memory.fact_keys).
+
+        Like ``prefill``, it yields as soon as ``should_stop()`` or a turn is waiting, and
+        leaves the conversation's cached prompt as it found it; returns the turns keyed
+        (0: none left, or stopped)."""
+        if not self._lock.acquire(blocking=False):
+            return 0
+        try:
+            stop = lambda: self._waiting > 0 or should_stop()       # noqa: E731
+            started = time.perf_counter()
+            done = self.memory.read_fact_keys(
+                lambda messages: self.llm.complete_aside(messages, fact_keys.MAX_TOKENS, stop, prefix_key="fact_keys"),
+                stop)
+            if done:
+                log.info("fact keys read for %d turn%s in %.1f s", done, "" if done == 1 else "s",
+                         time.perf_counter() - started)
+            return done
         finally:
             self._lock.release()
 
@@ -285,6 +308,7 @@ class Engine:
             memory.ts = slot.ts
         self.memory.store_memory(memory, vector)
         self._add_to_history(role, text, memory.id, memory.seq)
+        self.last_turn_at = time.monotonic()
         return memory
 
     def _add_to_history(self, role: str, text: str, memory_id: str, seq: int = -1) -> None:
@@ -335,6 +359,7 @@ class Engine:
         with self._lock:
             with self._waiting_lock:
                 self._waiting -= 1
+            self.last_turn_at = time.monotonic()
             intent = intents.parse(user_text)
             if intent:
                 yield from self._command(intent, user_text, timings)

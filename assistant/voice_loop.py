@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 SPEAKING_TAIL_S = 0.3   # the room still rings briefly after playback
 MAX_HOLD_S = 2.0        # the LLM waits at most this long for a sentence's synthesis
 ANNOUNCE_POLL_S = 0.25  # how often, between turns, due reminders are checked
+FACT_KEYS_RETRY_S = 60.0  # after finding no turn left to read fact keys for, look again this much later
 
 
 @dataclass
@@ -117,6 +118,8 @@ class VoiceLoop:
         self._writes: queue.Queue[tuple[str, str, ReplySlot | None] | None] = queue.Queue()
         self._pending = 0                 # utterances and replies not yet fully spoken
         self._prefill_due = True          # read the prompt's known start before the first turn
+        self._active_at = time.monotonic()    # the last utterance or reply: fact keys wait for quiet
+        self._keys_not_before = 0.0
         self._lock = threading.Lock()
         self._synthesized = threading.Event()   # set while no sentence is being synthesised
         self._synthesized.set()
@@ -254,6 +257,7 @@ class VoiceLoop:
     def _enqueue(self, utterance: Utterance) -> None:
         with self._lock:
             self._pending += 1
+        self._active_at = time.monotonic()
         self._utterances.put(utterance)
         self._update_state()
 
@@ -314,10 +318,36 @@ class VoiceLoop:
             if self._prefill_due and self._utterances.empty():
                 self._prefill_due = False
                 self._prefill()
+            elif self._fact_keys_due():
+                self._read_fact_keys()
             try:
                 return self._utterances.get(timeout=ANNOUNCE_POLL_S)
             except queue.Empty:
                 continue
+
+    def _quiet(self) -> bool:
+        """Nobody speaks, nothing is said or waiting to be: background LLM work may run."""
+        return (self._utterances.empty() and not self._pending and not self._speaking
+                and not self.endpointer.in_speech and self._synthesized.is_set() and self._speech.empty())
+
+    def _fact_keys_due(self) -> bool:
+        memory = self.runtime.cfg.memory
+        now = time.monotonic()
+        return (memory.fact_keys and now >= self._keys_not_before
+                and now - max(self._active_at, self.runtime.engine.last_turn_at) >= memory.fact_keys_after_s
+                and self._quiet())
+
+    def _read_fact_keys(self) -> None:
+        """One turn's fact keys (memory.fact_keys), read while the room is quiet: it stops
+        the moment someone speaks, and the turn finds the conversation's prompt still read."""
+        try:
+            done = self.runtime.engine.read_fact_keys(should_stop=lambda: not self._quiet())
+        except Exception as e:   # background work: never fatal, and said in one line
+            log.warning("reading fact keys failed (%s); trying again in %.0f s",
+                        (str(e).splitlines() or [e.__class__.__name__])[0][:160], FACT_KEYS_RETRY_S)
+            done = 0
+        if not done and self._quiet():   # none left (not stopped by speech): look again later
+            self._keys_not_before = time.monotonic() + FACT_KEYS_RETRY_S
 
     def _prefill(self) -> None:
         try:
@@ -538,7 +568,7 @@ class VoiceLoop:
         if stored.strip():
             self._writes.put(("assistant", stored.strip(), turn.slot))
         turn.reply = " ".join(turn.spoken) if interrupted else turn.reply
-        self._follow_up_until = time.monotonic() + self.runtime.cfg.audio.follow_up_s
+        self._follow_up_until = self._active_at = time.monotonic() + self.runtime.cfg.audio.follow_up_s
         retrieved = turn.retrieved or Retrieved([], [])
         record = TurnRecord(
             turn=turn.number, transcript=turn.transcript, reply=turn.reply,
