@@ -21,10 +21,11 @@ folds are simply the per-conversation figures of the defaults.
 
 ``--embedding-model`` tries another sentence-transformers model (as ``memory.embedding_model``
 would; it needs the ``[sentence-transformers]`` extra) in place of the bundled MiniLM.
-``--fact-keys`` stores each turn with the facts ``locomo_fact_keys.py`` read out of it
-(``Memory.keys``: in the embedded and the full-text text, see memory.fact_keys); only
-conversations whose every turn was read are asked, so run the baseline with the same
-``--conversations``.
+``--fact-keys`` gives the stored turns the facts ``locomo_fact_keys.py`` read out of them
+the way the daemon does between turns (``MemoryService.read_fact_keys``, the LLM's
+replies taken from the file; ``Memory.keys`` is embedded and full-text indexed, see
+memory.fact_keys); only conversations whose every turn was read are asked, so run the
+baseline with the same ``--conversations``.
 """
 from __future__ import annotations
 
@@ -66,9 +67,8 @@ def packaged_model_dir() -> Path:
     return Path(spec.origin).parent / "model"
 
 
-def conversation_memories(conv: dict, index: int, captions: bool, keys: dict | None = None) -> list[Memory]:
-    """The turns as memories; ``keys`` ({dia_id: [facts]}) fills ``Memory.keys``."""
-    from memory.fact_keys import keys_text
+def conversation_memories(conv: dict, index: int, captions: bool) -> list[Memory]:
+    """The turns as memories, in order."""
     c, out, n = conv["conversation"], [], 1
     while f"session_{n}" in c:
         when = dt.datetime.strptime(c[f"session_{n}_date_time"], "%I:%M %p on %d %B, %Y")
@@ -77,8 +77,7 @@ def conversation_memories(conv: dict, index: int, captions: bool, keys: dict | N
             if captions and turn.get("blip_caption"):
                 text += f" [shares a photo of {turn['blip_caption']}]"
             out.append(Memory(text=text, role="user", session_id=f"c{index}-s{n}", profile=f"locomo-{index}",
-                              ts=when.timestamp() + j, speaker=turn["speaker"], seq=j, ref=turn["dia_id"],
-                              keys=keys_text(keys[turn["dia_id"]]) if keys is not None else ""))
+                              ts=when.timestamp() + j, speaker=turn["speaker"], seq=j, ref=turn["dia_id"]))
         n += 1
     return out
 
@@ -153,7 +152,7 @@ def load(data: list[dict], embedder: Embedder, db: Path, captions: bool, cache: 
     for ci, conv in enumerate(data):
         if only is not None and ci not in only:
             continue
-        memories = conversation_memories(conv, ci, captions, fact_keys.get(str(ci)) if fact_keys is not None else None)
+        memories = conversation_memories(conv, ci, captions)
         store = MemoryStore(db / f"c{ci}", embedder.dim, profile=f"locomo-{ci}",
                             settings=StoreSettings(background=False, flush_rows=10_000, date_keys=date_keys))
         t0 = time.perf_counter()
@@ -161,6 +160,8 @@ def load(data: list[dict], embedder: Embedder, db: Path, captions: bool, cache: 
         embed_s += time.perf_counter() - t0
         embed_rows += len(memories)
         store.add_now(memories, vectors)
+        if fact_keys is not None:
+            key_stored_turns(store, embedder, memories, fact_keys[str(ci)])
         store.maintainer.optimize()
         refs = {m.ref for m in memories}
         questions = [(q, evidence(q, refs)) for q in conv["qa"] if q.get("category") in CATEGORIES]
@@ -168,6 +169,31 @@ def load(data: list[dict], embedder: Embedder, db: Path, captions: bool, cache: 
         out.append(Conversation(ci, store, memories, questions, max(m.ts for m in memories)))
         print(f"conversation {ci}: {len(memories)} turns, {len(questions)} questions", file=sys.stderr, flush=True)
     return out, embed_s, embed_rows
+
+
+def key_stored_turns(store: MemoryStore, embedder: Embedder, memories: list[Memory], keys: dict) -> None:
+    """Give the stored turns their fact keys as the daemon does between turns
+    (``MemoryService.read_fact_keys``: session by session, each turn embedded again and
+    its session rewritten), with the LLM's replies taken from the keys file."""
+    from collections import deque
+
+    from memory.fact_keys import MAX_FACTS
+    replies: dict[str, deque] = defaultdict(deque)
+    for m in memories:
+        facts = keys[m.ref][:MAX_FACTS]
+        replies[f"{m.speaker}: {m.text}"].append("\n".join(f"- {f}" for f in facts) or "- none")
+
+    def complete(messages: list[dict]) -> str | None:
+        line = messages[-1]["content"].split("Last line, ", 1)[1].removesuffix("\nFacts:")
+        return replies[line].popleft() if replies.get(line) else None
+
+    service, t0, done = MemoryService(store, embedder), time.perf_counter(), 0
+    while n := service.read_fact_keys(complete, limit=10_000):
+        done += n
+    if done < len(memories):
+        raise SystemExit(f"memory_locomo: only {done} of {len(memories)} turns were keyed")
+    print(f"  keys written for {done} turns in {time.perf_counter() - t0:.1f} s (embedding and session rewrites)",
+          file=sys.stderr, flush=True)
 
 
 def ask_all(convs: list[Conversation], embedder: Embedder, modes: dict[str, RetrievalSettings]) -> dict[str, list[Asked]]:
