@@ -116,6 +116,22 @@ def test_cli_goes_through_the_daemon(daemon):
     assert shown.returncode == 0 and "state:" in shown.stdout
 
 
+def test_fact_keys_are_read_once_the_room_is_quiet(daemon):
+    """The turn the test above stored gains the facts the LLM reads out of it
+    (memory.fact_keys), set live to start half a second after the last turn."""
+    config = daemon.home / "config.toml"
+    config.write_text("[memory]\nfact_keys_after_s = 0.5\n")
+    try:
+        def keyed():
+            hits = daemon.call("memory.search", query="favourite city", k=5)
+            return next((h["keys"] for h in hits if h["role"] == "user" and "Lisbon" in h["text"]
+                         and h["keys"]), None)
+        keys = wait_for(keyed, 150, "the turn's fact keys")
+        assert "Lisbon" in keys, keys
+    finally:
+        config.unlink()
+
+
 def test_config_edits_apply_live_and_bad_edits_are_reported(daemon):
     config = daemon.home / "config.toml"
     config.write_text("# mine\n[tts]\nspeed = 1.25\n\n[llm]\ntemperature = 0.1\n")
@@ -224,24 +240,6 @@ def test_mute_stops_listening_and_unmute_resumes(daemon):
     assert daemon.call("mute") == {"muted": True}
     assert daemon.call("status")["muted"] is True
     assert daemon.call("unmute") == {"muted": False}
-
-
-def test_fact_keys_are_read_once_the_room_is_quiet(daemon):
-    """A stored turn gains the facts the LLM reads out of it (memory.fact_keys), set live
-    to start half a second after the last turn."""
-    config = daemon.home / "config.toml"
-    config.write_text("[memory]\nfact_keys_after_s = 0.5\n")
-    try:
-        daemon.call("ask", text="My sister Ana moved to Lisbon last week, she loves it there.")
-
-        def keyed():
-            hits = daemon.call("memory.search", query="Where does my sister live now?", k=5)
-            return next((h["keys"] for h in hits if h["role"] == "user" and "Ana" in h["text"]
-                         and h["keys"]), None)
-        keys = wait_for(keyed, 150, "the turn's fact keys")
-        assert "Lisbon" in keys, keys
-    finally:
-        config.unlink()
 
 
 def test_sigterm_cleans_up_and_kill_9_loses_nothing_stored(pulse, tmp_path):

@@ -95,15 +95,15 @@ def test_keys_read_between_turns_keep_the_conversation_read_and_yield_to_a_turn(
     reads it all again), and a waiting turn stops the reading at once."""
     from assistant.prompt import HistoryTurn, build_messages, prefix_messages
     llm, cfg = runtime.llm, runtime.cfg.llm
-    history = [HistoryTurn("user", "My sister Ana lives in Lisbon.", "m1"),
-               HistoryTurn("assistant", "Lisbon is a lovely city to live in.", "m2")]
+    history = [HistoryTurn("user", "My brother Tom moved to Porto.", "m1"),
+               HistoryTurn("assistant", "Porto is a lovely city to live in.", "m2")]
     llm.prefill(prefix_messages(cfg, history))
     conversation = list(llm.llm._input_ids)
     assert len(conversation) > 20
     turn = fact_keys.messages("Caroline", "I went to a LGBTQ support group yesterday and it was so powerful.",
                               ("Melanie", "Hey Caroline! How have you been?"))
 
-    keys = fact_keys.keys_text(fact_keys.parse(llm.complete_aside(turn, fact_keys.MAX_TOKENS, prefix_key="fact_keys")))
+    keys = fact_keys.keys_text(fact_keys.parse(llm.complete_aside(turn, 32, prefix_key="fact_keys")))
     assert "Caroline" in keys and "support group" in keys.lower()
     assert list(llm.llm._input_ids) == conversation          # the conversation's prompt is back in place
 
@@ -113,9 +113,10 @@ def test_keys_read_between_turns_keep_the_conversation_read_and_yield_to_a_turn(
     with llm._lock:                                            # a turn holds the model: no waiting for it
         assert llm.complete_aside(turn, fact_keys.MAX_TOKENS) is None
 
-    question = build_messages(cfg, "Where does Ana live?", history, [], [])
+    question = build_messages(cfg, "Where does Tom live?", history, [], [])
     assert llm.prompt_reuse(question)[1] >= len(conversation)
-    assert "Lisbon" in "".join(llm.stream(question, max_tokens=12, temperature=0.0))   # and it is the real state
+    assert "Porto" in "".join(llm.stream(question, max_tokens=8, temperature=0.0))   # and it is the real state
+    llm.llm.reset()                                            # the next test finds an empty cache
 
 
 def test_keys_read_later_are_written_with_their_turn_and_the_session_stays_together(runtime, tmp_path):
