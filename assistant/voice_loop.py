@@ -39,6 +39,7 @@ SPEAKING_TAIL_S = 0.3   # the room still rings briefly after playback
 MAX_HOLD_S = 2.0        # the LLM waits at most this long for a sentence's synthesis
 ANNOUNCE_POLL_S = 0.25  # how often, between turns, due reminders are checked
 FACT_KEYS_RETRY_S = 60.0  # after finding no turn left to read fact keys for, look again this much later
+                          # (sooner if a turn is stored meanwhile; the wait covers turns imported)
 
 
 @dataclass
@@ -119,7 +120,8 @@ class VoiceLoop:
         self._pending = 0                 # utterances and replies not yet fully spoken
         self._prefill_due = True          # read the prompt's known start before the first turn
         self._active_at = time.monotonic()    # the last utterance or reply: fact keys wait for quiet
-        self._keys_not_before = 0.0
+        self._keys_not_before = 0.0      # none were left to read: wait till then, or a new turn
+        self._keys_none_after = -1.0     # engine.last_turn_at when none were left
         self._lock = threading.Lock()
         self._synthesized = threading.Event()   # set while no sentence is being synthesised
         self._synthesized.set()
@@ -333,8 +335,9 @@ class VoiceLoop:
     def _fact_keys_due(self) -> bool:
         memory = self.runtime.cfg.memory
         now = time.monotonic()
-        return (memory.fact_keys and now >= self._keys_not_before
-                and now - max(self._active_at, self.runtime.engine.last_turn_at) >= memory.fact_keys_after_s
+        last_turn = self.runtime.engine.last_turn_at
+        return (memory.fact_keys and (now >= self._keys_not_before or last_turn > self._keys_none_after)
+                and now - max(self._active_at, last_turn) >= memory.fact_keys_after_s
                 and self._quiet())
 
     def _read_fact_keys(self) -> None:
@@ -348,6 +351,7 @@ class VoiceLoop:
             done = 0
         if not done and self._quiet():   # none left (not stopped by speech): look again later
             self._keys_not_before = time.monotonic() + FACT_KEYS_RETRY_S
+            self._keys_none_after = self.runtime.engine.last_turn_at
 
     def _prefill(self) -> None:
         try:

@@ -149,3 +149,32 @@ def test_keys_read_later_are_written_with_their_turn_and_the_session_stays_toget
     rows = arrow_rows(store.reads.search().where("seq = 2").with_row_id(True).select(READ_COLUMNS).to_arrow())
     assert sorted(r["seq"] for r in store.neighbours(rows)) == [1, 3]
     store.close()
+
+
+def test_a_turn_stored_after_none_were_left_is_read_without_waiting_out_the_retry(own_runtime, tmp_path):
+    """The voice loop looks for unread turns again only FACT_KEYS_RETRY_S after finding
+    none, so that an idle daemon does not query the store every second; a turn stored
+    meanwhile is read as soon as the room is quiet, not a minute later."""
+    from assistant.voice_loop import VoiceLoop
+    from audio.capture import FileSource
+    from audio.playback import WavSink
+    from audio.wavio import write_wav
+    rt = own_runtime
+    silence = tmp_path / "silence.wav"
+    write_wav(silence, np.zeros(1600, np.float32), 16000)
+    loop = VoiceLoop(rt, FileSource(silence), WavSink(str(tmp_path / "out.wav"), rt.tts.sample_rate))
+    rt.cfg.memory.fact_keys_after_s = 0.0
+    rt.engine                                    # built on first use, which counts as a turn
+
+    assert loop._fact_keys_due()
+    loop._read_fact_keys()                       # an empty memory: nothing to read, so look later
+    assert not loop._fact_keys_due()
+
+    rt.engine.remember("user", "My brother Tom moved to Porto in March.")
+    rt.store.flush()
+    assert loop._fact_keys_due()
+    loop._read_fact_keys()
+    [turn] = rt.store.session_turns(rt.engine.session_id)
+    assert "Porto" in turn.keys, turn.keys
+    loop._read_fact_keys()
+    assert not loop._fact_keys_due()             # all read: back to waiting
