@@ -203,6 +203,9 @@ class MemoryService:
                          maintenance_lease=holder["owner"] if holder else None)
         return {**where, "profile": store.profile, "memories": store.count(), "turns": kinds["turn"], "facts": kinds["fact"],
                 "superseded_facts": store.count("kind = 'fact' AND superseded_by != ''"),
+                # memory.fact_keys' progress: people's turns the LLM has read, and still to read
+                "turns_keyed": store.count("kind = 'turn' AND role = 'user' AND keys != ''"),
+                "turns_to_key": store.count("kind = 'turn' AND role = 'user' AND keys = ''"),
                 "unflushed": len(store.buffer), "all_profiles_rows": t["num_rows"],
                 "data_files": t["fragment_stats"]["num_fragments"], "versions": versions, "disk_bytes": disk,
                 "indexes": sorted(i.index_type + ":" + ",".join(i.columns) for i in table.list_indices()),

@@ -137,7 +137,9 @@ def test_keys_read_later_are_written_with_their_turn_and_the_session_stays_toget
         return "- Joanna has written a third screenplay" if f"Nate: {SCREENPLAY}\nFacts" in asked[-1] else "- none"
 
     service = MemoryService(store, embedder)
+    assert (service.stats()["turns_keyed"], service.stats()["turns_to_key"]) == (0, 6)
     assert service.read_fact_keys(complete, limit=10) == 5          # the forgotten turn is not revived
+    assert (service.stats()["turns_keyed"], service.stats()["turns_to_key"]) == (5, 0)   # memory stats shows it
     assert CHAT[5][1] in asked[0]                                     # newest first
     assert f"Earlier, Joanna: {CHAT[0][1]}\nLast line, Nate: {SCREENPLAY}" in asked[4]
     assert store.count() == 5 and store.session_to_key() == [] and service.read_fact_keys(complete) == 0
