@@ -23,21 +23,22 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from benchmarks.memory_locomo import conversation_memories  # noqa: E402
 from memory import fact_keys  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data" / "locomo" / "locomo_dev.json"
 
 
-def turns(conv: dict):
-    """(dia_id, speaker, text with its photo caption, previous (speaker, text) or None), in order."""
-    c, n = conv["conversation"], 1
-    while f"session_{n}" in c:
-        previous = None
-        for t in c[f"session_{n}"]:
-            text = t["text"] + (f" [shares a photo of {t['blip_caption']}]" if t.get("blip_caption") else "")
-            yield t["dia_id"], t["speaker"], text, previous
-            previous = (t["speaker"], t["text"])
-        n += 1
+def turns(conv: dict, index: int):
+    """(dia_id, speaker, text, previous (speaker, text) or None), in order: the turns as
+    memory_locomo.py stores them (photo captions in the text), each with the one before it
+    in its session, as the daemon's ``MemoryService.read_fact_keys`` reads them."""
+    previous = None
+    for m in conversation_memories(conv, index, captions=True):
+        if previous and previous.session_id != m.session_id:
+            previous = None
+        yield m.ref, m.speaker, m.text, (previous.speaker, previous.text) if previous else None
+        previous = m
 
 
 def main() -> int:
@@ -81,7 +82,7 @@ def main() -> int:
     def complete(msgs: list[dict]) -> str:
         return "".join(llm.stream(msgs, max_tokens=fact_keys.MAX_TOKENS, temperature=0.0))
 
-    todo = [(str(ci), item) for ci in wanted for item in turns(data[ci])
+    todo = [(str(ci), item) for ci in wanted for item in turns(data[ci], ci)
             if item[0] not in keys.get(str(ci), {})]
     if args.limit:
         todo = todo[:args.limit]
