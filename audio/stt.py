@@ -30,6 +30,11 @@ PHANTOMS = {
 # Fillers people do say, but Whisper also invents from noise: kept only when it is sure.
 FILLERS = {"you", "so", "okay", "oh", "uh", "um", "hmm", "huh", "ah", "bye", "bye bye",
            "thank you", "thanks", "thank you very much", "i'm sorry", "yeah", "well"}
+# Whisper given hotwords (its "previous text") may write them back for noise: "Juniper" at
+# no_speech 0.95, logprob -0.98 from dishes clattering, where the name said alone scores
+# no_speech 0.07-0.2, logprob -0.02 to -0.04 (Piper at 0.8-1.3x speed, clean and 5-10 dB
+# SNR). Such an echo is dropped only when Whisper also doubts it was speech.
+ECHO_MAX_LOGPROB = -0.5
 
 
 @dataclass(frozen=True)
@@ -128,6 +133,22 @@ class Transcriber:
         "Saoirse", "Kaelith" are misspelt without it and right with it (tests/test_stt.py)."""
         return self.cfg.hotwords.replace("{name}", self.assistant_name).strip() or None
 
+    def doubt(self, text: str, no_speech: float, logprob: float) -> str:
+        """Why Whisper's ``text`` is likely not what someone said ("" when it is kept)."""
+        plain = _plain(text)
+        if plain in PHANTOMS:
+            return f"phantom phrase {text!r}"
+        if plain in FILLERS and (no_speech > 0.1 or logprob < -0.4):
+            return f"unsure filler {text!r}"
+        if self._echoes_hotwords(text) and no_speech > self.cfg.no_speech_threshold and logprob < ECHO_MAX_LOGPROB:
+            return f"hotword echo {text!r}"
+        return "" if plain else "no words"
+
+    def _echoes_hotwords(self, text: str) -> bool:
+        """Every word of ``text`` is one of the hotwords: Whisper may be repeating its prompt."""
+        words, hot = _plain(text).split(), _plain(self.hotwords or "").split()
+        return bool(words and hot) and set(words) <= set(hot)
+
     def transcribe(self, audio: np.ndarray) -> Transcript:
         """``audio``: float32 or int16 mono at 16 kHz."""
         if audio.dtype == np.int16:
@@ -154,14 +175,9 @@ class Transcriber:
         text = " ".join(t for t in kept if t).strip()
         no_speech = max(nsp) if nsp else 1.0
         logprob = float(np.mean(lp)) if lp else -10.0
-        reason = ""
         if not text:
             reason = "no speech" if dropped or not nsp else "empty"
-        elif _plain(text) in PHANTOMS:
-            reason = f"phantom phrase {text!r}"
-        elif _plain(text) in FILLERS and (no_speech > 0.1 or logprob < -0.4):
-            reason = f"unsure filler {text!r}"
-        elif not _plain(text):
-            reason = "no words"
+        else:
+            reason = self.doubt(text, no_speech, logprob)
         return Transcript(text="" if reason else text, no_speech_prob=no_speech,
                           avg_logprob=logprob, dropped=reason)
