@@ -17,7 +17,7 @@ folds are simply the per-conversation figures of the defaults.
 
     .venv/bin/python benchmarks/memory_locomo.py [--data PATH] [--json OUT.json] [--config TOML]
         [--set NAME=VALUE ...] [--grid NAME=V1,V2 ...] [--cache DIR] [--baselines no] [--date-keys no]
-        [--embedding-model DIR] [--conversations 1,2] [--fact-keys KEYS.json]
+        [--embedding-model DIR] [--conversations 1,2] [--fact-keys KEYS.json] [--context-turns N]
 
 ``--embedding-model`` tries another sentence-transformers model (as ``memory.embedding_model``
 would; it needs the ``[sentence-transformers]`` extra) in place of the bundled MiniLM.
@@ -25,7 +25,9 @@ would; it needs the ``[sentence-transformers]`` extra) in place of the bundled M
 the way the daemon does between turns (``MemoryService.read_fact_keys``, the LLM's
 replies taken from the file; ``Memory.keys`` is embedded and full-text indexed, see
 memory.fact_keys); only conversations whose every turn was read are asked, so run the
-baseline with the same ``--conversations``.
+baseline with the same ``--conversations``. ``--context-turns N`` embeds each turn after
+the N turns before it in its session, a store-time lever the product does not use
+(measured in docs/architecture.md).
 """
 from __future__ import annotations
 
@@ -142,9 +144,21 @@ def cached_vectors(embedder: Embedder, texts: list[str], cache: Path | None, des
     return vectors
 
 
+def embedded_text(memories: list[Memory], i: int, context_turns: int) -> str:
+    """What a turn's vector is made from: ``describe`` of it, then the ``context_turns``
+    turns before it in its session (a reply like "Yes, last week!" means little alone;
+    the turn comes first so that the embedder's 256-token cut falls on the context)."""
+    m, before = memories[i], []
+    for p in reversed(memories[max(0, i - context_turns):i]):
+        if p.session_id != m.session_id:
+            break
+        before.insert(0, f"{p.speaker}: {p.text}")
+    return "\n".join([describe(m), *before])
+
+
 def load(data: list[dict], embedder: Embedder, db: Path, captions: bool, cache: Path | None,
          date_keys: bool = True, only: set[int] | None = None,
-         fact_keys: dict | None = None) -> tuple[list[Conversation], float, int]:
+         fact_keys: dict | None = None, context_turns: int = 0) -> tuple[list[Conversation], float, int]:
     """Store every conversation's turns through the product's store, each in its own
     database (one profile each), so BM25's term statistics are the conversation's own.
     ``only``: these conversation indexes; ``fact_keys``: {index: {dia_id: [facts]}}."""
@@ -156,7 +170,8 @@ def load(data: list[dict], embedder: Embedder, db: Path, captions: bool, cache: 
         store = MemoryStore(db / f"c{ci}", embedder.dim, profile=f"locomo-{ci}",
                             settings=StoreSettings(background=False, flush_rows=10_000, date_keys=date_keys))
         t0 = time.perf_counter()
-        vectors = cached_vectors(embedder, [describe(m) for m in memories], cache, f"conversation {ci}")
+        vectors = cached_vectors(embedder, [embedded_text(memories, i, context_turns) for i in range(len(memories))],
+                                 cache, f"conversation {ci}")
         embed_s += time.perf_counter() - t0
         embed_rows += len(memories)
         store.add_now(memories, vectors)
@@ -267,6 +282,8 @@ def main() -> int:
     ap.add_argument("--date-keys", choices=("yes", "no"), default="yes",
                     help="index turns also under the dates their time words mean (memory.store.document)")
     ap.add_argument("--cache", metavar="DIR", help="keep the turns' embeddings here and reuse them next run")
+    ap.add_argument("--context-turns", type=int, default=0, metavar="N",
+                    help="embed each turn after the N turns before it in its session (store time)")
     ap.add_argument("--conversations", metavar="I,J", help="only these conversations (indexes from 0)")
     ap.add_argument("--fact-keys", metavar="KEYS", type=Path,
                     help="facts read out of each turn (locomo_fact_keys.py), indexed with it")
@@ -324,7 +341,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         convs, embed_s, embed_rows = load(data, embedder, Path(tmp) / "db", not args.no_captions,
                                           Path(args.cache) if args.cache else None, args.date_keys == "yes",
-                                          only, keys)
+                                          only, keys, args.context_turns)
         results = ask_all(convs, embedder, modes)
         grid_runs = [({}, results["hybrid"])]
         for values in itertools.product(*grid.values()):
@@ -339,7 +356,7 @@ def main() -> int:
 
     figures = {"embedding_rows_per_s": round(embed_rows / max(embed_s, 1e-9), 1),
                "questions": len(results["hybrid"]), "settings": {k: v for k, v in asdict(product).items() if k != "now"},
-               "date_keys": args.date_keys == "yes", "fact_keys": str(args.fact_keys or ""),
+               "date_keys": args.date_keys == "yes", "context_turns": args.context_turns, "fact_keys": str(args.fact_keys or ""),
                "conversations": sorted(c.index for c in convs), "load_average": [round(x, 2) for x in os.getloadavg()]}
     header = f"{'method':<9} {'R@5':>6} {'R@10':>6} {'all@10':>7} " + " ".join(f"{v:>11}" for v in CATEGORIES.values()) \
         + f" {'p50 ms':>7} {'p95 ms':>7}"
