@@ -140,13 +140,13 @@ class Transcriber:
             return f"phantom phrase {text!r}"
         if plain in FILLERS and (no_speech > 0.1 or logprob < -0.4):
             return f"unsure filler {text!r}"
-        if self._echoes_hotwords(text) and no_speech > self.cfg.no_speech_threshold and logprob < ECHO_MAX_LOGPROB:
+        if self._echoes_hotwords(plain) and no_speech > self.cfg.no_speech_threshold and logprob < ECHO_MAX_LOGPROB:
             return f"hotword echo {text!r}"
         return "" if plain else "no words"
 
-    def _echoes_hotwords(self, text: str) -> bool:
-        """Every word of ``text`` is one of the hotwords: Whisper may be repeating its prompt."""
-        words, hot = _plain(text).split(), _plain(self.hotwords or "").split()
+    def _echoes_hotwords(self, plain: str) -> bool:
+        """Every word of ``plain`` (``_plain`` text) is a hotword: Whisper may be repeating its prompt."""
+        words, hot = plain.split(), _plain(self.hotwords or "").split()
         return bool(words and hot) and set(words) <= set(hot)
 
     def transcribe(self, audio: np.ndarray) -> Transcript:

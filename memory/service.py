@@ -19,7 +19,7 @@ from assistant.errors import MemoryStoreError
 
 from . import fact_keys, facts
 from .retrieval import RetrievalSettings, search
-from .store import FIELDS, Hit, Memory, MemoryStore, describe
+from .store import FIELDS, KEYED_TURNS, Hit, Memory, MemoryStore, describe
 
 # Words that say nothing about what to forget ("my sister" is about "sister").
 _STOP = set("""a an the my our your his her their its me i we you to of about on in at for and or
@@ -204,8 +204,8 @@ class MemoryService:
         return {**where, "profile": store.profile, "memories": store.count(), "turns": kinds["turn"], "facts": kinds["fact"],
                 "superseded_facts": store.count("kind = 'fact' AND superseded_by != ''"),
                 # memory.fact_keys' progress: people's turns the LLM has read, and still to read
-                "turns_keyed": store.count("kind = 'turn' AND role = 'user' AND keys != ''"),
-                "turns_to_key": store.count("kind = 'turn' AND role = 'user' AND keys = ''"),
+                "turns_keyed": store.count(f"{KEYED_TURNS} AND keys != ''"),
+                "turns_to_key": store.count(f"{KEYED_TURNS} AND keys = ''"),
                 "unflushed": len(store.buffer), "all_profiles_rows": t["num_rows"],
                 "data_files": t["fragment_stats"]["num_fragments"], "versions": versions, "disk_bytes": disk,
                 "indexes": sorted(i.index_type + ":" + ",".join(i.columns) for i in table.list_indices()),

@@ -63,6 +63,7 @@ class Memory:
 
 
 FIELDS = [f.name for f in fields(Memory)]
+KEYED_TURNS = "kind = 'turn' AND role = 'user'"   # the rows memory.fact_keys reads (not the assistant's)
 READ_COLUMNS = FIELDS + ["vector"]      # all but ``doc``, which only the indexes need
 
 
@@ -428,7 +429,7 @@ class MemoryStore:
         session of the last ``recent_days``, else the first one left (a store from before
         keys is read bit by bit). [] when all are read. Turns still in the write buffer
         wait for their write."""
-        unread = "kind = 'turn' AND role = 'user' AND keys = ''"
+        unread = f"{KEYED_TURNS} AND keys = ''"
         for cond, limit in ((f"{unread} AND ts >= {time.time() - recent_days * 86400.0}", None), (unread, 1)):
             rows = self._guard(lambda: self.reads.search().where(self.where(cond))
                                .select(["session_id", "ts"]).limit(limit).to_list())
