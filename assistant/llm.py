@@ -159,9 +159,7 @@ class LocalLLM:
         try:
             before = self._save_state() if self.llm.n_tokens else None
             try:
-                if prefix_key in self._prefix_states:
-                    self._prefix_states.move_to_end(prefix_key)
-                    self.llm.load_state(self._prefix_states[prefix_key])
+                self._restore_prefix(prefix_key)
                 self._read_locked(tokens, should_stop, PREFILL_CHUNK)
                 if should_stop():
                     return None
@@ -176,10 +174,7 @@ class LocalLLM:
                 finally:
                     getattr(chunks, "close", lambda: None)()
                     self._free_sampler()
-                if prefix_key is not None and prefix_key not in self._prefix_states:
-                    self._prefix_states[prefix_key] = self._save_state()
-                    while len(self._prefix_states) > PREFIX_STATES_KEPT:
-                        self._prefix_states.popitem(last=False)
+                self._keep_prefix(prefix_key)
                 return "".join(pieces)
             finally:
                 if before is not None:
@@ -206,19 +201,27 @@ class LocalLLM:
             with _quiet_stderr():
                 compiled = self._grammars[grammar] = LlamaGrammar.from_string(grammar, verbose=False)
         with self._lock:
-            if prefix_key in self._prefix_states:
-                self._prefix_states.move_to_end(prefix_key)
-                self.llm.load_state(self._prefix_states[prefix_key])
+            self._restore_prefix(prefix_key)
             try:
                 out = self.llm.create_chat_completion(messages=messages, grammar=compiled, max_tokens=max_tokens,
                                                       temperature=0.0)
             finally:
                 self._free_sampler()
-            if prefix_key is not None and prefix_key not in self._prefix_states:
-                self._prefix_states[prefix_key] = self._save_state()
-                while len(self._prefix_states) > PREFIX_STATES_KEPT:
-                    self._prefix_states.popitem(last=False)      # the least recently used skill
+            self._keep_prefix(prefix_key)
         return out["choices"][0]["message"]["content"] or ""
+
+    def _restore_prefix(self, prefix_key: str | None) -> None:
+        """Load the state kept after ``prefix_key``'s prompt, if any (see ``constrained``)."""
+        if prefix_key in self._prefix_states:
+            self._prefix_states.move_to_end(prefix_key)
+            self.llm.load_state(self._prefix_states[prefix_key])
+
+    def _keep_prefix(self, prefix_key: str | None) -> None:
+        """Keep the state after ``prefix_key``'s first prompt; the least recently used goes."""
+        if prefix_key is not None and prefix_key not in self._prefix_states:
+            self._prefix_states[prefix_key] = self._save_state()
+            while len(self._prefix_states) > PREFIX_STATES_KEPT:
+                self._prefix_states.popitem(last=False)
 
     def _save_state(self):
         """The model state without llama-cpp-python's copy of its logits table.
