@@ -18,7 +18,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Callable, Generator, Iterator, Union
+from typing import TYPE_CHECKING, Callable, Generator, Iterator, Union
 
 from memory import fact_keys
 from memory.retrieval import RetrievalSettings
@@ -30,12 +30,17 @@ from . import intents
 from .config import Config
 from .errors import InputError
 from .limits import PROMPT_MARGIN_TOKENS, check_request, fit_messages
-from .llm import LocalLLM
+from .llm import ChatModel
 from .metrics import TurnTimings
 from .non_answers import is_evidence
 from .prompt import HistoryTurn, build_messages, chosen_notes, history_window, prefix_messages, trim_history
 from .sentences import SentenceSplitter, split_all
 from .speculation import Speculation
+
+if TYPE_CHECKING:
+    from memory.embeddings import Embedder
+    from memory.knowledge.service import KnowledgeBase
+    from skills.dispatch import Action, SkillDispatcher
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +76,8 @@ class ReplyDone:
 
 @dataclass(frozen=True)
 class Acted:
-    """A skill ran (or apologised) instead of the LLM: ``action`` is a ``skills.dispatch.Action``."""
-    action: object
+    """A skill ran (or apologised) instead of the LLM."""
+    action: Action
 
 
 TurnEvent = Union[Retrieved, Acted, Sentence, ReplyDone]
@@ -140,13 +145,14 @@ def retrieval_settings(cfg: Config) -> RetrievalSettings:
 
 
 class Engine:
-    def __init__(self, cfg: Config, llm: LocalLLM, embedder, store: MemoryStore,
-                 skills: SkillIndex | None, session_id: str | None = None, actions=None, knowledge=None) -> None:
+    def __init__(self, cfg: Config, llm: ChatModel, embedder: Embedder, store: MemoryStore,
+                 skills: SkillIndex | None, session_id: str | None = None,
+                 actions: SkillDispatcher | None = None, knowledge: KnowledgeBase | None = None) -> None:
         self.cfg, self.llm, self.embedder, self.store, self.skills = cfg, llm, embedder, store, skills
-        self.knowledge = knowledge      # memory.knowledge.service.KnowledgeBase, or None: no files
+        self.knowledge = knowledge      # None: no files
         self.memory = MemoryService(store, embedder, retrieval_settings(cfg), cfg.memory.user_name,
                                     cfg.llm.assistant_name)
-        self.actions = actions          # skills.dispatch.SkillDispatcher, or None: conversation only
+        self.actions = actions          # None: conversation only
         self.session_id = session_id or uuid.uuid4().hex[:12]
         self.history: list[HistoryTurn] = []
         self._seq = 0
@@ -236,8 +242,9 @@ class Engine:
     def _notes_read(self, spec: Speculation | None, user_text: str) -> tuple[str, ...]:
         """The notes a speculation on earlier words of this utterance read into llama.cpp:
         written first again, so their tokens stay in its cache (see ``chosen_notes``)."""
-        same_turn = spec is not None and spec.key[1:] == self._prepare_key(user_text)[1:]
-        return spec.note_ids if same_turn else ()
+        if spec is None or spec.key[1:] != self._prepare_key(user_text)[1:]:
+            return ()
+        return spec.note_ids
 
     def prepare(self, user_text: str, should_stop=lambda: False, write_while=lambda: True) -> str | None:
         """Start the turn on ``user_text`` speculatively, while the user pauses.
@@ -402,7 +409,7 @@ class Engine:
                 pieces, prompt = self.llm.stream(messages, cancel=cancel), None
             for piece in _held(pieces, hold):
                 if timings.first_token is None:
-                    timings.prompt_tokens, timings.prompt_cached = prompt or getattr(self.llm, "last_prompt", (0, 0))
+                    timings.prompt_tokens, timings.prompt_cached = prompt or self.llm.last_prompt
                 timings.mark("first_token")
                 parts.append(piece)
                 for sentence in splitter.feed(piece):

@@ -6,7 +6,7 @@ import os
 import threading
 from collections import OrderedDict
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Generator, Protocol
 
 import numpy as np
 
@@ -38,6 +38,33 @@ def _quiet_stderr():
         os.close(devnull)
 
 
+class ChatModel(Protocol):
+    """What the engine asks of a language model. ``LocalLLM`` and the remote server with
+    the local model behind it (``llm_remote.FallbackLLM``) both give all of it, so the
+    engine never asks which one it has."""
+
+    cfg: LlmConfig
+    last_prompt: tuple[int, int]    # (tokens, of which cached) of the last streamed prompt
+
+    def warm(self) -> None: ...
+
+    def stream(self, messages: list[dict], *, max_tokens: int | None = None,
+               temperature: float | None = None,
+               cancel: threading.Event | None = None) -> Generator[str, None, None]: ...
+
+    def prompt_reuse(self, messages: list[dict]) -> tuple[int, int]: ...
+
+    def prefill(self, messages: list[dict], should_stop: Callable[[], bool] = ...) -> int: ...
+
+    def prefill_prompt(self, messages: list[dict], should_stop: Callable[[], bool] = ...) -> int: ...
+
+    def complete_aside(self, messages: list[dict], max_tokens: int, should_stop: Callable[[], bool] = ...,
+                       prefix_key: str | None = None) -> str | None: ...
+
+    def constrained(self, messages: list[dict], grammar: str, max_tokens: int = 64,
+                    prefix_key: str | None = None) -> str: ...
+
+
 class LocalLLM:
     def __init__(self, cfg: LlmConfig, model_path: Path) -> None:
         from .doctor import check_llama_build
@@ -49,7 +76,7 @@ class LocalLLM:
         self._lock = threading.Lock()   # one generation at a time: llama.cpp state is shared
         self._grammars: dict = {}
         self._prefix_states: OrderedDict = OrderedDict()  # prefix_key → state after that prompt (see constrained)
-        self._formatter = None          # the GGUF's chat template, for prefill
+        self._formatter: Callable | None = None   # the GGUF's chat template, for prefill
         self.last_prompt = (0, 0)       # (tokens, cached) of the last streamed prompt
         try:
             with _quiet_stderr():
@@ -236,7 +263,8 @@ class LocalLLM:
         return state
 
     def stream(self, messages: list[dict], *, max_tokens: int | None = None,
-               temperature: float | None = None, cancel: threading.Event | None = None) -> Iterator[str]:
+               temperature: float | None = None,
+               cancel: threading.Event | None = None) -> Generator[str, None, None]:
         """Yield text pieces of the reply; stops early when ``cancel`` is set."""
         with self._lock:
             self.last_prompt = self.prompt_reuse(messages)

@@ -22,7 +22,7 @@ import queue
 import threading
 import time
 from dataclasses import asdict, dataclass
-from typing import Iterator
+from typing import Generator
 
 from .config import LlmConfig
 from .errors import ModelError
@@ -55,7 +55,8 @@ class RemoteLLM:
         return self._model
 
     def stream(self, messages: list[dict], *, max_tokens: int | None = None,
-               temperature: float | None = None, cancel: threading.Event | None = None) -> Iterator[str]:
+               temperature: float | None = None,
+               cancel: threading.Event | None = None) -> Generator[str, None, None]:
         response = self.client.chat.completions.create(
             model=self.model(), messages=messages, stream=True,
             max_tokens=max_tokens or self.cfg.max_reply_tokens,
@@ -98,10 +99,15 @@ class FallbackLLM:
     def cfg(self, value: LlmConfig) -> None:    # a live config edit reaches both models
         self._cfg = self.remote.cfg = self.local.cfg = value
 
-    def __getattr__(self, name):        # anything else (e.g. ``llm``): the local model's
-        if name in ("local", "remote", "_cfg", "state"):
-            raise AttributeError(name)
-        return getattr(self.local, name)
+    @property
+    def path(self):
+        """The local model's file (the remote one has none here)."""
+        return self.local.path
+
+    @property
+    def llm(self):
+        """The local llama.cpp model, for tools that drive it directly (benchmarks)."""
+        return self.local.llm
 
     # -- what the engine and status read ------------------------------------------------
     def status(self) -> dict:
@@ -131,12 +137,13 @@ class FallbackLLM:
             self._failed(f"is unreachable at start ({_first_line(e)})")
 
     def stream(self, messages: list[dict], *, max_tokens: int | None = None,
-               temperature: float | None = None, cancel: threading.Event | None = None) -> Iterator[str]:
+               temperature: float | None = None,
+               cancel: threading.Event | None = None) -> Generator[str, None, None]:
         """Yield reply pieces from the server, or, if it fails before its first piece,
         from the local model. Same contract as ``LocalLLM.stream``."""
         kwargs = {"max_tokens": max_tokens, "temperature": temperature, "cancel": cancel}
         if self.remote_available():
-            pieces = queue.Queue()
+            pieces: queue.Queue = queue.Queue()
             stop = threading.Event()
             worker = threading.Thread(target=self._pump, args=(messages, kwargs, pieces, stop),
                                       name="llm-remote", daemon=True)

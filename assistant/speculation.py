@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from typing import Callable, Generator
 
 import numpy as np
 
@@ -35,7 +35,7 @@ class Speculation:
     pieces: list[str] = field(default_factory=list)
     knowledge: list = field(default_factory=list)   # passages of the user's files in its prompt
     first_sentence: str | None = None
-    _stream: Iterator[str] | None = None
+    _stream: Generator[str, None, None] | None = None
     _finished: bool = False
 
     @property
@@ -43,7 +43,7 @@ class Speculation:
         """The generation began (else the turn generates from the prompt read so far)."""
         return self._stream is not None or self._finished
 
-    def write_ahead(self, stream: Iterator[str], splitter: SentenceSplitter,
+    def write_ahead(self, stream: Generator[str, None, None], splitter: SentenceSplitter,
                     should_stop: Callable[[], bool]) -> str | None:
         """Pull the reply until its first sentence (or ``should_stop()``); keep it suspended."""
         self._stream = stream
@@ -60,7 +60,7 @@ class Speculation:
                 break
         return self.first_sentence
 
-    def continued(self, cancel: threading.Event | None) -> Iterator[str]:
+    def continued(self, cancel: threading.Event | None) -> Generator[str, None, None]:
         """The pieces written ahead, then the rest of the same generation."""
         yield from self.pieces
         if self._stream is None or self._finished:

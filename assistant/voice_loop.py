@@ -20,7 +20,7 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable, Protocol
 
 from audio.capture import AudioSource
 from audio.playback import AudioSink
@@ -32,6 +32,14 @@ from .errors import AssistantError
 from .limits import fit_transcript
 from .wake import find_wake
 from .metrics import MetricsWriter, TurnRecord, TurnTimings
+
+if TYPE_CHECKING:
+    from audio.stt import Transcriber
+    from audio.tts import Synthesizer
+    from skills.reminders import Announcer
+
+    from .config import Config
+    from .engine import Engine
 
 log = logging.getLogger(__name__)
 
@@ -83,13 +91,33 @@ def looks_complete(text: str) -> bool:
     return text.rstrip().endswith("?") and len(words) >= 2 or text.rstrip().endswith((".", "!")) and len(words) >= 4
 
 
+class LoopRuntime(Protocol):
+    """What a voice loop reads from its runtime: ``assistant.runtime.Runtime`` on this
+    computer, a satellite's ``RoomRuntime`` (its own session, no reminders) in a room."""
+
+    @property
+    def cfg(self) -> Config: ...
+
+    @property
+    def engine(self) -> Engine: ...
+
+    @property
+    def stt(self) -> Transcriber: ...
+
+    @property
+    def tts(self) -> Synthesizer: ...
+
+    @property
+    def announcer(self) -> Announcer | None: ...    # None: reminders are spoken elsewhere
+
+
 class State:
     IDLE, LISTENING, THINKING, SPEAKING = "idle", "listening", "thinking", "speaking"
 
 
 @dataclass
 class VoiceLoop:
-    runtime: object                       # assistant.runtime.Runtime
+    runtime: LoopRuntime
     source: AudioSource
     sink: AudioSink
     on_turn: Callable[[TurnRecord], None] = lambda record: None
@@ -125,7 +153,7 @@ class VoiceLoop:
         self._lock = threading.Lock()
         self._synthesized = threading.Event()   # set while no sentence is being synthesised
         self._synthesized.set()
-        self.announcer = getattr(self.runtime, "announcer", None)
+        self.announcer = self.runtime.announcer
 
     @property
     def mode(self) -> str:
@@ -299,6 +327,8 @@ class VoiceLoop:
             log.warning("reminder not heard (no speaker)%s: %s", "; shown as a notification" if shown else "",
                         item.text)
         self.on_announcement(item.text)
+        if self.announcer is None or item.reminder is None:
+            return
         try:
             self.announcer.delivered(item.reminder)
         except Exception:
@@ -307,6 +337,8 @@ class VoiceLoop:
     def _reminder_not_heard(self, item: _Speak) -> None:
         """Cut short or dropped (a barge-in): the reminder comes due again shortly."""
         log.info("reminder %s was not heard in full; it stays due", item.reminder)
+        if self.announcer is None or item.reminder is None:
+            return
         try:
             self.announcer.release(item.reminder)
         except Exception:
