@@ -54,6 +54,11 @@ class RetrievalSettings:
     candidates: int = 30
     dense_weight: float = 0.7
     neighbour_weight: float = 0.5
+    # ...instead, once most people's turns among the candidates were read for fact keys
+    # (memory.fact_keys): a keyed turn's vector states its facts, so cosine earns more
+    # trust, and a neighbour's keys more often hold the answer a bare reply lacks.
+    keyed_dense_weight: float = 0.8
+    keyed_neighbour_weight: float = 0.75
     fact_boost: float = 0.1
     recency_weight: float = 0.05
     recency_half_life_days: float = 30.0
@@ -74,6 +79,7 @@ class RetrievalSettings:
         """From the ``[memory]`` section of config.toml."""
         return cls(k=m.top_k, min_relevance=m.min_relevance, candidates=m.candidates,
                    dense_weight=m.dense_weight, neighbour_weight=m.neighbour_weight,
+                   keyed_dense_weight=m.keyed_dense_weight, keyed_neighbour_weight=m.keyed_neighbour_weight,
                    fact_boost=m.fact_boost, recency_weight=m.recency_weight,
                    recency_half_life_days=m.recency_half_life_days,
                    dedup_similarity=m.dedup_similarity, context=m.neighbour_context,
@@ -92,6 +98,14 @@ To From With Last Next This Today Yesterday Tomorrow""".split()) | {m for m in c
 def names(text: str) -> set[str]:
     """Capitalised words that are not sentence openers, months or days: "Caroline", "Valorant"."""
     return {w.removesuffix("'s") for w in _NAME.findall(text)} - _NOT_NAMES
+
+
+def keyed(pool: dict[str, dict]) -> bool:
+    """Whether at least half of the people's turns among these rows were read for fact
+    keys ("-" counts: read, and nothing to add). A memory the daemon has had time with is
+    all read but its newest turns; a fresh import, or one with memory.fact_keys off, none."""
+    read = [bool(r.get("keys")) for r in pool.values() if r["kind"] == "turn" and r["role"] == "user"]
+    return bool(read) and 2 * sum(read) >= len(read)
 
 
 def _vec(row: dict) -> np.ndarray:
@@ -142,6 +156,8 @@ def search(store: MemoryStore, text: str, vector: np.ndarray | Callable[[str], n
     elif s.mode == "bm25":
         score = own = {i: bm25.get(i, 0.0) for i in pool if i in bm25}
     else:
+        if keyed(pool):
+            s = replace(s, dense_weight=s.keyed_dense_weight, neighbour_weight=s.keyed_neighbour_weight)
         top_b = max(bm25.values(), default=0.0)
         base = {i: s.dense_weight * cos[i] + (1 - s.dense_weight) * bm25.get(i, 0.0) / max(top_b, BM25_FLOOR)
                 for i in pool}
