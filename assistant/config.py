@@ -120,8 +120,7 @@ class MemoryConfig(Section):
     candidates: int = Field(30, ge=1, le=1000)
     dense_weight: float = Field(0.7, ge=0.0, le=1.0)
     neighbour_weight: float = Field(0.5, ge=0.0, le=2.0)
-    keyed_dense_weight: float = Field(0.8, ge=0.0, le=1.0)       # these two instead, once most turns
-    keyed_neighbour_weight: float = Field(0.75, ge=0.0, le=2.0)  # are read for fact keys
+    keyed_neighbour_weight: float = Field(1.0, ge=0.0, le=2.0)   # instead, once most turns are read for fact keys
     neighbour_context: bool = True
     fact_boost: float = Field(0.1, ge=0.0, le=1.0)
     recency_weight: float = Field(0.05, ge=0.0, le=1.0)

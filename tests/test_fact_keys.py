@@ -68,26 +68,26 @@ def test_a_turn_is_found_by_its_fact_keys_and_returned_in_its_own_words(runtime,
     assert top.keys == keyed[1]
 
 
-def test_a_memory_read_for_fact_keys_is_ranked_by_the_keyed_weights(runtime, tmp_path):
-    """memory.keyed_dense_weight / keyed_neighbour_weight apply once most people's turns
-    found were read ("-": read, no facts), and only then."""
+def test_a_memory_read_for_fact_keys_is_ranked_by_the_keyed_neighbour_weight(runtime, tmp_path):
+    """memory.keyed_neighbour_weight applies once most people's turns found were read
+    ("-": read, no facts), and only then."""
     embedder = runtime.embedder
     every = {j: fact_keys.NO_FACTS for j in range(len(CHAT))} | {1: "Joanna has written a third screenplay"}
-    plain = RetrievalSettings(k=6, min_relevance=-10.0, context=False, dense_weight=0.0, neighbour_weight=0.0,
-                              keyed_dense_weight=1.0, keyed_neighbour_weight=0.0)
+    as_set = RetrievalSettings(k=6, min_relevance=-10.0, context=False, neighbour_weight=0.0,
+                               keyed_neighbour_weight=1.0)
     ranked = {}
     for name, keys in (("unread", {}), ("one read", {1: every[1]}), ("all read", every)):
         store = MemoryStore(tmp_path / name.replace(" ", "-"), embedder.dim, settings=StoreSettings(background=False))
         memories = chat(keys)
         store.add_now(memories, embedder.embed([describe(m) for m in memories]))
-        for label, settings in (("as set", plain), ("bm25 weights", replace(plain, keyed_dense_weight=0.0)),
-                                ("dense weights", replace(plain, dense_weight=1.0))):
+        for label, settings in (("as set", as_set), ("no share", replace(as_set, keyed_neighbour_weight=0.0)),
+                                ("full share", replace(as_set, neighbour_weight=1.0))):
             hits = MemoryService(store, embedder, settings).search(QUESTION)
             ranked[name, label] = [(h.memory.ref, round(h.relevance, 6)) for h in hits]
         store.close()
-    for name in ("unread", "one read"):          # most turns unread: dense_weight and neighbour_weight
-        assert ranked[name, "as set"] == ranked[name, "bm25 weights"] != ranked[name, "dense weights"]
-    assert ranked["all read", "as set"] == ranked["all read", "dense weights"] != ranked["all read", "bm25 weights"]
+    for name in ("unread", "one read"):          # most turns unread: neighbour_weight
+        assert ranked[name, "as set"] == ranked[name, "no share"] != ranked[name, "full share"]
+    assert ranked["all read", "as set"] == ranked["all read", "full share"] != ranked["all read", "no share"]
 
 
 def test_a_table_made_before_fact_keys_gains_the_column_and_keeps_its_rows(runtime, tmp_path):
