@@ -40,7 +40,7 @@ from typing import Callable
 import numpy as np
 
 from . import timeparse
-from .store import Hit, MemoryStore, row_memory
+from .store import Hit, MemoryStore, keyed_turn, row_memory
 
 BM25_FLOOR = 4.0    # a lone weak keyword match must not score like a perfect one
 # Full-text search runs beside the embedding and the vector search (LanceDB releases
@@ -106,7 +106,7 @@ def keyed(pool: dict[str, dict]) -> bool:
     """Whether at least half of the people's turns among these rows were read for fact
     keys ("-" counts: read, and nothing to add). A memory the daemon has had time with is
     all read but its newest turns; a fresh import, or one with memory.fact_keys off, none."""
-    read = [bool(r.get("keys")) for r in pool.values() if r["kind"] == "turn" and r["role"] == "user"]
+    read = [bool(r.get("keys")) for r in pool.values() if keyed_turn(r)]
     return bool(read) and 2 * sum(read) >= len(read)
 
 

@@ -64,6 +64,13 @@ class Memory:
 
 FIELDS = [f.name for f in fields(Memory)]
 KEYED_TURNS = "kind = 'turn' AND role = 'user'"   # the rows memory.fact_keys reads (not the assistant's)
+
+
+def keyed_turn(row: dict) -> bool:
+    """``KEYED_TURNS`` for a row already read."""
+    return row["kind"] == "turn" and row["role"] == "user"
+
+
 READ_COLUMNS = FIELDS + ["vector"]      # all but ``doc``, which only the indexes need
 
 
