@@ -375,9 +375,14 @@ def main() -> int:
         loo["grid"] = grid
         loo["grid_points"] = [{"settings": point, **summary(asked)} for point, asked in grid_runs]
         figures["loo"] = loo
-        print(line("LOO", loo["pooled"]) + "   (held-out questions of all folds, pooled)")
-        print(f"leave-one-conversation-out recall@10: {loo['recall@10_mean']} ± {loo['recall@10_sd']} (sd over "
-              f"{len(loo['folds'])} folds; min {loo['recall@10_min']}, max {loo['recall@10_max']}); per fold: "
+        # With no --grid nothing is fitted: the "folds" are the defaults scored per
+        # conversation, so they are named that way and no pooled row repeats the hybrid's.
+        if grid:
+            print(line("LOO", loo["pooled"]) + "   (held-out questions of all folds, pooled)")
+        what = "leave-one-conversation-out recall@10" if grid else "recall@10 per conversation (defaults; --grid fits)"
+        unit = "fold" if grid else "conversation"
+        print(f"{what}: {loo['recall@10_mean']} ± {loo['recall@10_sd']} (sd over "
+              f"{len(loo['folds'])} {unit}s; min {loo['recall@10_min']}, max {loo['recall@10_max']}); per {unit}: "
               + ", ".join(f"{f['held_out']}:{f['recall@10']}" + (f" {f['fitted']}" if f["fitted"] else "") for f in loo["folds"]))
         if grid:
             print(f"fitted on all {len(convs)}: {loo['fitted_on_all']['settings']} -> recall@10 {loo['fitted_on_all']['recall@10']}")
