@@ -18,6 +18,7 @@ folds are simply the per-conversation figures of the defaults.
     .venv/bin/python benchmarks/memory_locomo.py [--data PATH] [--json OUT.json] [--config TOML]
         [--set NAME=VALUE ...] [--grid NAME=V1,V2 ...] [--cache DIR] [--baselines no] [--date-keys no]
         [--embedding-model DIR] [--conversations 1,2] [--fact-keys KEYS.json] [--context-turns N]
+        [--persons as-said|first|both]
 
 ``--embedding-model`` tries another sentence-transformers model (as ``memory.embedding_model``
 would; it needs the ``[sentence-transformers]`` extra) in place of the bundled MiniLM.
@@ -26,8 +27,9 @@ the way the daemon does between turns (``MemoryService.read_fact_keys``, the LLM
 replies taken from the file; ``Memory.keys`` is embedded and full-text indexed, see
 memory.fact_keys); only conversations whose every turn was read are asked, so run the
 baseline with the same ``--conversations``. ``--context-turns N`` embeds each turn after
-the N turns before it in its session, a store-time lever the product does not use
-(measured in docs/architecture.md).
+the N turns before it in its session, and ``--persons first|both`` embeds each turn with
+"I" (and "you") replaced by the names they stand for: store-time levers the product does
+not use (measured in docs/architecture.md).
 """
 from __future__ import annotations
 
@@ -144,7 +146,38 @@ def cached_vectors(embedder: Embedder, texts: list[str], cache: Path | None, des
     return vectors
 
 
-def embedded_text(memories: list[Memory], i: int, context_turns: int) -> str:
+_FIRST_PERSON = [(r"\bI'm\b", "{} is"), (r"\bI've\b", "{} has"), (r"\bI'll\b", "{} will"), (r"\bI'd\b", "{} would"),
+                 (r"\bI\b", "{}"), (r"\b[Mm]y\b", "{}'s"), (r"\b[Mm]yself\b", "{}"), (r"\b[Mm]e\b", "{}")]
+_SECOND_PERSON = [(r"\b[Yy]ou're\b", "{} is"), (r"\b[Yy]ou've\b", "{} has"), (r"\b[Yy]our\b", "{}'s"),
+                  (r"\b[Yy]ourself\b", "{}"), (r"\b[Yy]ou\b", "{}")]
+
+
+def addressee(memories: list[Memory], i: int) -> str:
+    """Who a turn speaks to: the nearest other speaker before it in its session, else after."""
+    m = memories[i]
+    for j in [*range(i - 1, -1, -1), *range(i + 1, len(memories))]:
+        p = memories[j]
+        if p.session_id == m.session_id and p.speaker != m.speaker:
+            return p.speaker
+    return ""
+
+
+def person_resolved(memories: list[Memory], i: int, persons: str) -> Memory:
+    """The turn with "I"/"my" as its speaker's name (and, with ``persons="both"``,
+    "you"/"your" as its addressee's): "I painted it" embeds like the question "What did
+    Melanie paint?". A measured lever, not in the product (docs/architecture.md)."""
+    m = memories[i]
+    if persons == "as-said" or not m.speaker:
+        return m
+    text, rules = m.text, [(rx, m.speaker, rep) for rx, rep in _FIRST_PERSON]
+    if persons == "both" and (other := addressee(memories, i)):
+        rules += [(rx, other, rep) for rx, rep in _SECOND_PERSON]
+    for rx, name, rep in rules:
+        text = re.sub(rx, rep.format(name), text)
+    return replace(m, text=text)
+
+
+def embedded_text(memories: list[Memory], i: int, context_turns: int, persons: str = "as-said") -> str:
     """What a turn's vector is made from: ``describe`` of it, then the ``context_turns``
     turns before it in its session (a reply like "Yes, last week!" means little alone;
     the turn comes first so that the embedder's 256-token cut falls on the context)."""
@@ -153,12 +186,13 @@ def embedded_text(memories: list[Memory], i: int, context_turns: int) -> str:
         if p.session_id != m.session_id:
             break
         before.insert(0, f"{p.speaker}: {p.text}")
-    return "\n".join([describe(m), *before])
+    return "\n".join([describe(person_resolved(memories, i, persons)), *before])
 
 
 def load(data: list[dict], embedder: Embedder, db: Path, captions: bool, cache: Path | None,
          date_keys: bool = True, only: set[int] | None = None,
-         fact_keys: dict | None = None, context_turns: int = 0) -> tuple[list[Conversation], float, int]:
+         fact_keys: dict | None = None, context_turns: int = 0,
+         persons: str = "as-said") -> tuple[list[Conversation], float, int]:
     """Store every conversation's turns through the product's store, each in its own
     database (one profile each), so BM25's term statistics are the conversation's own.
     ``only``: these conversation indexes; ``fact_keys``: {index: {dia_id: [facts]}}."""
@@ -170,7 +204,7 @@ def load(data: list[dict], embedder: Embedder, db: Path, captions: bool, cache: 
         store = MemoryStore(db / f"c{ci}", embedder.dim, profile=f"locomo-{ci}",
                             settings=StoreSettings(background=False, flush_rows=10_000, date_keys=date_keys))
         t0 = time.perf_counter()
-        vectors = cached_vectors(embedder, [embedded_text(memories, i, context_turns) for i in range(len(memories))],
+        vectors = cached_vectors(embedder, [embedded_text(memories, i, context_turns, persons) for i in range(len(memories))],
                                  cache, f"conversation {ci}")
         embed_s += time.perf_counter() - t0
         embed_rows += len(memories)
@@ -282,6 +316,9 @@ def main() -> int:
     ap.add_argument("--date-keys", choices=("yes", "no"), default="yes",
                     help="index turns also under the dates their time words mean (memory.store.document)")
     ap.add_argument("--cache", metavar="DIR", help="keep the turns' embeddings here and reuse them next run")
+    ap.add_argument("--persons", choices=("as-said", "first", "both"), default="as-said",
+                    help="embed each turn with I/my (first) and also you/your (both) replaced by "
+                         "the names they stand for (store time; not in the product)")
     ap.add_argument("--context-turns", type=int, default=0, metavar="N",
                     help="embed each turn after the N turns before it in its session (store time)")
     ap.add_argument("--conversations", metavar="I,J", help="only these conversations (indexes from 0)")
@@ -341,7 +378,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         convs, embed_s, embed_rows = load(data, embedder, Path(tmp) / "db", not args.no_captions,
                                           Path(args.cache) if args.cache else None, args.date_keys == "yes",
-                                          only, keys, args.context_turns)
+                                          only, keys, args.context_turns, args.persons)
         results = ask_all(convs, embedder, modes)
         grid_runs = [({}, results["hybrid"])]
         for values in itertools.product(*grid.values()):
@@ -356,7 +393,7 @@ def main() -> int:
 
     figures = {"embedding_rows_per_s": round(embed_rows / max(embed_s, 1e-9), 1),
                "questions": len(results["hybrid"]), "settings": {k: v for k, v in asdict(product).items() if k != "now"},
-               "date_keys": args.date_keys == "yes", "context_turns": args.context_turns, "fact_keys": str(args.fact_keys or ""),
+               "date_keys": args.date_keys == "yes", "context_turns": args.context_turns, "persons": args.persons, "fact_keys": str(args.fact_keys or ""),
                "conversations": sorted(c.index for c in convs), "load_average": [round(x, 2) for x in os.getloadavg()]}
     header = f"{'method':<9} {'R@5':>6} {'R@10':>6} {'all@10':>7} " + " ".join(f"{v:>11}" for v in CATEGORIES.values()) \
         + f" {'p50 ms':>7} {'p95 ms':>7}"
