@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .prompt import second_person
+from skills.spoken import second_person
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from typing import Sequence
 
 from memory.store import Hit
 from skills.index import DocHit
+from skills.spoken import second_person
 
 from .config import LlmConfig
 
@@ -27,22 +28,6 @@ class HistoryTurn:
 
 def when(ts: float) -> str:
     return dt.datetime.fromtimestamp(ts).strftime("%b %d, %Y")
-
-
-_FLIP = {"i": "you", "me": "you", "my": "your", "mine": "yours", "myself": "yourself", "am": "are",
-         "i'm": "you're", "i've": "you've", "i'll": "you'll", "i'd": "you'd", "we": "you", "our": "your",
-         "us": "you", "ours": "yours"}
-
-
-def second_person(text: str) -> str:
-    """"my sister" → "your sister": a small model answers the user far better from notes
-    written to them than from notes in the user's own first person."""
-    def swap(m: re.Match) -> str:
-        word = m.group(0)
-        new = _FLIP.get(word.lower(), word)
-        capital = word[0].isupper() and (m.start() == 0 or not word.lower().startswith("i"))
-        return new[0].upper() + new[1:] if capital else new
-    return re.sub(r"\b[A-Za-z]+(?:'[a-z]+)?\b", swap, text)
 
 
 def _said(m) -> str:

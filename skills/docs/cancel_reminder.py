@@ -1,7 +1,7 @@
 """Cancel timers or reminders by what they are about, or all of them."""
 import re
 
-from assistant.prompt import second_person
+from skills.spoken import second_person
 from skills.reminders import describe
 
 _FILLER = re.compile(r"\b(cancel|delete|remove|stop|turn off|switch off|clear|call off|get rid of|kill|never ?mind|"

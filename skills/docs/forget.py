@@ -1,7 +1,7 @@
 """Delete the memories about one topic, through the memory adapter."""
 import re
 
-from assistant.prompt import second_person
+from skills.spoken import second_person
 
 _LEAD = re.compile(r"^(?:(?:hey|ok|okay|please|can you|could you|i want you to|i need you to)\s+)*"
                    r"(?:forget|delete|erase|remove|wipe|drop|stop remembering|i don'?t want you to remember)\s+"

@@ -1,7 +1,7 @@
 """Say which timers and reminders are waiting, soonest first."""
 import re
 
-from assistant.prompt import second_person
+from skills.spoken import second_person
 from skills.reminders import clock_time, describe
 from skills.spoken import say_duration
 

@@ -1,7 +1,7 @@
 """Keep a stated fact in memory, through the memory adapter."""
 import re
 
-from assistant.prompt import second_person
+from skills.spoken import second_person
 
 _LEAD = re.compile(r"^(?:(?:hey|ok|okay|please|so|and|can you|could you|would you|i want you to|i need you to)\s+)*"
                    r"(?:remember|note to self|note|make a note|take a note|keep in mind|don'?t forget|never forget|write down|"

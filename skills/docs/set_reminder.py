@@ -2,7 +2,7 @@
 import datetime as dt
 import re
 
-from assistant.prompt import second_person
+from skills.spoken import second_person
 from skills.spoken import digits, parse_duration, say_duration
 
 _AT = re.compile(r"\b(?:at|for|by)\s+(\d{1,2})(?:[:.](\d{2})|\s+(\d{2})(?!\s*(?:min|sec|hour)))?\s*"
