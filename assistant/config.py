@@ -14,11 +14,18 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from audio.settings import SttConfig, TtsConfig, VadConfig
+from skills.settings import SkillsConfig
+
 from .errors import ConfigError
 from .paths import DEFAULT_CONFIG_FILE
 
 
 class Section(BaseModel):
+    """A config.toml section: unknown keys are errors (a typo must not quietly change
+    nothing), types are exact, and a live edit is validated as it is made. The [vad],
+    [stt], [tts] and [skills] sections live in the layers that read them (audio.settings,
+    skills.settings) and are composed here."""
     model_config = ConfigDict(extra="forbid", strict=True, validate_assignment=True)
 
 
@@ -36,36 +43,6 @@ class AudioConfig(Section):
     listen_mode: Literal["wake", "conversation", "push_to_talk"] = "wake"
     follow_up_s: float = Field(8.0, ge=0.0, le=600.0)
     gap_between_replies_ms: int = Field(300, ge=0, le=5000)
-
-
-class VadConfig(Section):
-    aggressiveness: int = Field(2, ge=0, le=3)
-    frame_ms: Literal[10, 20, 30] = 30
-    pre_roll_ms: int = Field(300, ge=0, le=2000)
-    start_window_ms: int = Field(300, ge=30, le=2000)
-    start_ratio: float = Field(0.6, gt=0.0, le=1.0)
-    min_speech_ms: int = Field(250, ge=0, le=10000)
-    trailing_silence_ms: int = Field(700, ge=90, le=5000)
-    energy_margin_db: float = Field(6.0, ge=0.0, le=40.0)
-    speculative_ms: int = Field(90, ge=0, le=5000)
-    checkpoint_ms: int = Field(1500, ge=0, le=30000)    # transcribe and read notes every this much speech; 0 = off
-    adaptive_endpoint: bool = True
-    early_end_ms: int = Field(560, ge=0, le=5000)   # an adaptive end waits at least this much silence
-    max_utterance_s: float = Field(30.0, gt=0.0, le=300.0)
-
-
-class SttConfig(Section):
-    model: str = ""                     # CTranslate2 Whisper directory; "" = bundled tiny.en
-    language: str = "en"
-    beam_size: int = Field(1, ge=1, le=10)
-    compute_type: str = "int8"
-    threads: int = Field(2, ge=1, le=64)
-    no_speech_threshold: float = Field(0.6, ge=0.0, le=1.0)
-    no_speech_logprob: float = Field(-1.0, le=0.0)     # ...and decoded less surely than this
-    min_avg_logprob: float = Field(-1.2, le=0.0)
-    max_compression_ratio: float = Field(2.4, gt=0.0)
-    window_s: float = Field(5.0, ge=5.0, le=30.0)    # speech encoded at least; the rest is cached padding
-    hotwords: str = Field("{name}", max_length=200)  # words to expect (names), given to Whisper as context
 
 
 class LlmConfig(Section):
@@ -100,13 +77,6 @@ class LlmConfig(Section):
         "knowledge give the answer, say that you don't know; never make up a fact about the "
         'user or their family.'
     )
-
-
-class TtsConfig(Section):
-    voice: str = ""                     # piper .onnx (with .onnx.json beside it); "" = bundled joe
-    speed: float = Field(1.0, ge=0.25, le=4.0)
-    volume: float = Field(1.0, ge=0.0, le=2.0)
-    speaker_id: int = Field(0, ge=0)
 
 
 class MemoryConfig(Section):
@@ -165,28 +135,6 @@ class MemoryConfig(Section):
         problem = check_options(value)
         if problem:
             raise ValueError(problem)
-        return value
-
-
-class SkillsConfig(Section):
-    user_dir: str = ""                  # extra folder of skill docs (*.md) and handlers; "" = none
-    top_k: int = Field(1, ge=0, le=20)
-    min_relevance: float = Field(0.5, ge=-1.0, le=1.0)
-    route_min_relevance: float = Field(0.72, ge=0.0, le=1.0)  # act only on an example this close
-    route_margin: float = Field(0.04, ge=0.0, le=1.0)         # ... and this much closer than any other skill
-    llm_arguments: bool = True          # let the LLM fill arguments a skill's own parser cannot
-    handler_timeout_s: float = Field(5.0, gt=0.0, le=120.0)
-    timezone: str = ""                  # IANA name for time, date and reminders; "" = the system's
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        if value:
-            from zoneinfo import ZoneInfo
-            try:
-                ZoneInfo(value)
-            except (ValueError, KeyError, OSError):
-                raise ValueError(f"unknown time zone {value!r}; use an IANA name like \"Europe/Paris\"")
         return value
 
 

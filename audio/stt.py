@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.config import SttConfig
+from .settings import SttConfig
 from assistant.errors import ModelError
 
 from .wavio import SAMPLE_RATE

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.config import TtsConfig
+from .settings import TtsConfig
 from assistant.errors import ModelError
 
 

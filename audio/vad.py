@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import webrtcvad
 
-from assistant.config import VadConfig
+from .settings import VadConfig
 
 from .wavio import SAMPLE_RATE
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from assistant.config import SkillsConfig
+from .settings import SkillsConfig
 
 from .arguments import BadArguments, Filled, fill
 from .context import Services, SkillContext

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.config import Config, load_config
+from assistant.config import Config, Section, load_config
 from assistant.errors import ConfigError
 from assistant.paths import DEFAULT_CONFIG_FILE
 
@@ -45,6 +45,20 @@ def test_unknown_key_is_an_error(tmp_path):
     err = _error(tmp_path, "[llm]\ntemperature = 0.2\ntemprature = 0.5\n")
     assert (err.line, err.key) == (3, "llm.temprature")
     assert "unknown key" in str(err)
+
+
+@pytest.mark.parametrize("section", sorted(Config.model_fields))
+def test_every_section_refuses_unknown_keys_and_wrong_types(tmp_path, section):
+    """[vad], [stt], [tts] and [skills] are defined by the layers that read them
+    (audio.settings, skills.settings), not here: they must be as strict as the rest."""
+    model = Config.model_fields[section].annotation
+    assert model.model_config == Section.model_config
+    err = _error(tmp_path, f"[{section}]\nno_such_key = 1\n")
+    assert (err.line, err.key) == (2, f"{section}.no_such_key") and "unknown key" in str(err)
+    live = Config()
+    name, value = next((n, v) for n, v in getattr(live, section).__dict__.items() if isinstance(v, (int, float, str)))
+    with pytest.raises(ValueError):     # validate_assignment: a live edit of the wrong type is refused
+        setattr(getattr(live, section), name, [value])
 
 
 def test_unknown_section_is_an_error(tmp_path):
