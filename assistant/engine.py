@@ -144,14 +144,21 @@ def retrieval_settings(cfg: Config) -> RetrievalSettings:
     return RetrievalSettings.from_config(cfg.memory)
 
 
+def memory_service(cfg: Config, store: MemoryStore, embedder: Embedder) -> MemoryService:
+    """The memory API as config.toml sets it: [memory]'s ranking, and the names that
+    "I" and "you" stand for in what is stored."""
+    return MemoryService(store, embedder, retrieval_settings(cfg), cfg.memory.user_name, cfg.llm.assistant_name)
+
+
 class Engine:
     def __init__(self, cfg: Config, llm: ChatModel, embedder: Embedder, store: MemoryStore,
                  skills: SkillIndex | None, session_id: str | None = None,
-                 actions: SkillDispatcher | None = None, knowledge: KnowledgeBase | None = None) -> None:
+                 actions: SkillDispatcher | None = None, knowledge: KnowledgeBase | None = None,
+                 memory: MemoryService | None = None) -> None:
+        """``memory``: the runtime's, shared with the skills (built here when not given)."""
         self.cfg, self.llm, self.embedder, self.store, self.skills = cfg, llm, embedder, store, skills
         self.knowledge = knowledge      # None: no files
-        self.memory = MemoryService(store, embedder, retrieval_settings(cfg), cfg.memory.user_name,
-                                    cfg.llm.assistant_name)
+        self.memory = memory or memory_service(cfg, store, embedder)
         self.actions = actions          # None: conversation only
         self.session_id = session_id or uuid.uuid4().hex[:12]
         self.history: list[HistoryTurn] = []
@@ -161,6 +168,13 @@ class Engine:
         self._speculation: Speculation | None = None   # a turn begun during a pause: see prepare()
         self._waiting_lock = threading.Lock()
         self.last_turn_at = time.monotonic()     # a turn began or was stored: background work waits for quiet
+
+    def reconfigure(self, cfg: Config, *, llm: ChatModel, memory: MemoryService,
+                    knowledge: KnowledgeBase | None) -> None:
+        """Answer from the next turn with a new config.toml; the runtime has rebuilt the
+        parts whose settings changed (a model, the memory API, the notes' index)."""
+        self.cfg, self.llm, self.knowledge = cfg, llm, knowledge
+        self.memory, self.store = memory, memory.store
 
     def retrieve(self, text: str, vector=None):
         if vector is None:

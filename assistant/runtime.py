@@ -92,11 +92,8 @@ class Runtime:
 
     @cached_property
     def memory(self):
-        from memory.service import MemoryService
-
-        from .engine import retrieval_settings
-        return MemoryService(self.store, self.embedder, retrieval_settings(self.cfg), self.cfg.memory.user_name,
-                             self.cfg.llm.assistant_name)
+        from .engine import memory_service
+        return memory_service(self.cfg, self.store, self.embedder)
 
     @cached_property
     def knowledge(self):
@@ -171,11 +168,29 @@ class Runtime:
                             settings=Settings(self.cfg, self.config_file), skills=catalogue)
         return SkillDispatcher(registry, services, self.llm, self.cfg.skills)
 
+    @property
+    def active_knowledge(self):
+        """The user's notes when config.toml names folders, else None (nothing to search)."""
+        return self.knowledge if self.cfg.knowledge.folders else None
+
     @cached_property
     def engine(self):
+        return self.session_engine()
+
+    def session_engine(self, session_id: str | None = None):
+        """An engine with a session of its own (the local loop's; a Wyoming conversation's;
+        a satellite room's), sharing this runtime's models, memory, notes and skills."""
         from .engine import Engine
-        return Engine(self.cfg, self.llm, self.embedder, self.store, self.skills, actions=self.dispatcher,
-                      knowledge=self.knowledge if self.cfg.knowledge.folders else None)
+        return Engine(self.cfg, self.llm, self.embedder, self.store, self.skills, session_id=session_id,
+                      actions=self.dispatcher, knowledge=self.active_knowledge, memory=self.memory)
+
+    def up_to_date(self, engine):
+        """``engine`` with this runtime's config, models, memory and notes after a live
+        config edit: ``reconfigure`` calls it for the main engine, and a Wyoming
+        conversation or a room calls it for its own before each turn."""
+        if engine.cfg is not self.cfg:
+            engine.reconfigure(self.cfg, llm=self.llm, memory=self.memory, knowledge=self.active_knowledge)
+        return engine
 
     def load(self, *, stt: bool = False, tts: bool = False, engine: bool = False) -> None:
         """Load and warm what a command needs, so the first turn pays no load cost."""
@@ -226,37 +241,31 @@ class Runtime:
             loaded[name] = component
             actions.append(f"reloaded {name}")
         self.cfg = new
+        if "memory" in changed or new.llm.assistant_name != old.llm.assistant_name:
+            if new.memory.profile != old.memory.profile and "store" in loaded:
+                loaded.pop("store").close()          # flushes what is buffered
+                actions.append(f"memory profile is now {new.memory.profile!r}")
+            loaded.pop("memory", None)      # one memory API, shared by the engine and the skills
+            if "memory" in changed:
+                actions.append("memory settings apply from the next turn")
         if "stt" in loaded:
             self.stt.assistant_name = new.llm.assistant_name     # a renamed assistant is heard by name
         if "dispatcher" in loaded:
-            self.dispatcher.services.settings.live = new     # voice edits land on the live config
-            self.dispatcher.cfg = new.skills
+            from skills.memory_api import MemoryFacts
+            self.dispatcher.reconfigure(new.skills, llm=self.llm, memory=MemoryFacts(self.memory), live=new)
         if "engine" in loaded:
-            self.engine.cfg = new
-            self.engine.llm = self.llm if "llm" in loaded else self.engine.llm
-        if "memory" in changed and "engine" in loaded:
-            from memory.service import MemoryService
-
-            from .engine import retrieval_settings
-            if new.memory.profile != old.memory.profile and "store" in loaded:
-                loaded.pop("store").close()          # flushes what is buffered
-                loaded.pop("memory", None)
-                self.engine.store = self.store
-                actions.append(f"memory profile is now {new.memory.profile!r}")
-            self.engine.memory = MemoryService(self.engine.store, self.embedder, retrieval_settings(new),
-                                               new.memory.user_name, new.llm.assistant_name)
-            actions.append("memory settings apply from the next turn")
+            if "knowledge" in changed or new.memory.profile != old.memory.profile:
+                loaded.pop("knowledge", None)       # new search settings, or another profile's table
+                if "knowledge_watcher" in loaded or new.knowledge.watch:
+                    self.watch_knowledge()
+                    if new.knowledge.folders:
+                        actions.append("knowledge folders re-indexed in the background")
+            self.up_to_date(self.engine)
         if "skills" in changed and "skills" in loaded:
             from skills.index import BUILTIN_DOCS
             self.skills.dirs = [BUILTIN_DOCS] + ([Path(new.skills.user_dir).expanduser()] if new.skills.user_dir else [])
             self.skills.sync()
             actions.append("skill docs re-indexed")
-        if ("knowledge" in changed or new.memory.profile != old.memory.profile) and "engine" in loaded:
-            loaded.pop("knowledge", None)       # new search settings, or another profile's table
-            self.engine.knowledge = self.knowledge if new.knowledge.folders else None
-            if "knowledge_watcher" in loaded or new.knowledge.watch:
-                self.watch_knowledge()
-                actions.append("knowledge folders re-indexed in the background")
         if needs_restart:
             actions.append("restart needed for " + ", ".join(needs_restart))
         return actions

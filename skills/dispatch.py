@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .settings import SkillsConfig
-
 from .arguments import BadArguments, Filled, fill
 from .context import Services, SkillContext
+from .memory_api import MemoryFacts
 from .registry import HandlerError, SkillRegistry
 from .router import Route, Router
 from .runner import run_with_timeout
+from .settings import SkillsConfig
 from .spec import SkillDoc
 
 log = logging.getLogger(__name__)
@@ -78,11 +78,19 @@ class SkillDispatcher:
         self._pending: _Pending | None = None
         self.use_parser = True          # False: the LLM fills every argument (benchmark comparison)
 
+    def reconfigure(self, cfg: SkillsConfig, *, llm, memory: MemoryFacts, live) -> None:
+        """Act from the next request with a new config.toml: its [skills] section, the LLM
+        that fills arguments and the memory skills write to (either may have been rebuilt),
+        and ``live``, the whole config that voice edits change."""
+        self.cfg, self.llm = cfg, llm
+        self.router.min_relevance, self.router.margin = cfg.route_min_relevance, cfg.route_margin
+        self.services.memory = memory
+        self.services.settings.live = live
+
     def plan(self, text: str, vector: np.ndarray) -> Plan | None:
         """Which skill and which arguments; None when the utterance is not a request."""
         started = time.perf_counter()
         self.registry.refresh()
-        self.router.min_relevance, self.router.margin = self.cfg.route_min_relevance, self.cfg.route_margin
         route = self.router.route(vector, text)
         ms = {"route": (time.perf_counter() - started) * 1000}
         if route.doc is None:

@@ -267,8 +267,7 @@ class RoomRuntime:
 
     @property
     def engine(self):
-        self._engine.cfg = self._runtime.cfg       # a live config edit applies from the next turn
-        return self._engine
+        return self._runtime.up_to_date(self._engine)     # a live config edit applies from the next turn
 
     def __getattr__(self, name: str):
         return getattr(self._runtime, name)
@@ -287,7 +286,6 @@ class Rooms:
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
-        from ..engine import Engine
         from ..voice_loop import VoiceLoop
         rt = self.runtime
         frame_ms = rt.cfg.vad.frame_ms
@@ -296,8 +294,7 @@ class Rooms:
         io.start()
         self._threads.append(io)
         for link in self.links:
-            engine = Engine(rt.cfg, rt.llm, rt.embedder, rt.store, rt.skills,
-                            session_id=f"room-{link.endpoint.host}-{link.endpoint.port}"[:40], actions=rt.dispatcher)
+            engine = rt.session_engine(f"room-{link.endpoint.host}-{link.endpoint.port}"[:40])
             room_rt = RoomRuntime(rt, engine, link.room)
             voice = VoiceLoop(room_rt, link.source, SatelliteSink(link, rt.tts.sample_rate),
                               on_turn=lambda record, link=link: self._turn(link, record),

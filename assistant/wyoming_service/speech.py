@@ -66,19 +66,15 @@ class Sessions:
         self._lock = threading.Lock()
 
     def engine(self, conversation_id: str):
-        from ..engine import Engine
         rt = self.runtime
         with self._lock:
             engine = self._engines.pop(conversation_id, None)
             if engine is None:
-                session = "wy-" + hashlib.sha1(conversation_id.encode()).hexdigest()[:12]
-                engine = Engine(rt.cfg, rt.llm, rt.embedder, rt.store, rt.skills, session_id=session,
-                                actions=rt.dispatcher)
+                engine = rt.session_engine("wy-" + hashlib.sha1(conversation_id.encode()).hexdigest()[:12])
             self._engines[conversation_id] = engine
             while len(self._engines) > self.size:
                 self._engines.popitem(last=False)
-        engine.cfg = rt.cfg              # a live config edit applies from the next turn
-        return engine
+        return rt.up_to_date(engine)     # a live config edit applies from the next turn
 
     def __len__(self) -> int:
         return len(self._engines)
