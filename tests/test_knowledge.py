@@ -222,8 +222,8 @@ def test_bad_arguments_get_one_line_errors(tmp_path):
         assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
 
 
-def test_the_watcher_reindexes_what_changes(tmp_path):
-    """The daemon's watcher (watchdog + periodic sync) on a real folder, in-process."""
+def runtime_with_notes(tmp_path: Path, knowledge_toml: str = ""):
+    """An in-process runtime whose [knowledge] folder is tmp_path/Notes, holding boiler.md."""
     from assistant.config import load_config
     from assistant.paths import resolve_paths
     from assistant.runtime import Runtime
@@ -231,8 +231,13 @@ def test_the_watcher_reindexes_what_changes(tmp_path):
     folder.mkdir()
     (folder / "boiler.md").write_text(BOILER)
     cfg_file = tmp_path / "config.toml"
-    cfg_file.write_text(f'[knowledge]\nfolders = ["{folder}"]\n')
-    rt = Runtime(load_config(cfg_file, required=True), resolve_paths(str(tmp_path / "home")), quiet=True)
+    cfg_file.write_text(f'[knowledge]\nfolders = ["{folder}"]\n{knowledge_toml}')
+    return Runtime(load_config(cfg_file, required=True), resolve_paths(str(tmp_path / "home")), quiet=True), folder
+
+
+def test_the_watcher_reindexes_what_changes(tmp_path):
+    """The daemon's watcher (watchdog + periodic sync) on a real folder, in-process."""
+    rt, folder = runtime_with_notes(tmp_path)
     watcher = rt.watch_knowledge()
     try:
         def texts(query):

@@ -52,23 +52,15 @@ def test_live_skill_thresholds_reach_the_router(own_runtime):
 
 
 def test_a_wyoming_conversation_reads_the_users_notes_like_the_local_engine(tmp_path):
-    from assistant.config import load_config
-    from assistant.paths import resolve_paths
-    from assistant.runtime import Runtime
     from assistant.wyoming_service.speech import Sessions
-    from tests.test_knowledge import BOILER
-    folder = tmp_path / "Notes"
-    folder.mkdir()
-    (folder / "boiler.md").write_text(BOILER)
-    cfg_file = tmp_path / "config.toml"
-    cfg_file.write_text(f'[knowledge]\nfolders = ["{folder}"]\nwatch = false\n')
-    rt = Runtime(load_config(cfg_file, required=True), resolve_paths(str(tmp_path / "home")), quiet=True)
+    from tests.test_knowledge import runtime_with_notes
+    rt, folder = runtime_with_notes(tmp_path, "watch = false\n")
     try:
         rt.knowledge.sync([folder])
         question = "What did the boiler engineer say about the pressure?"
+        vector = rt.embedder.embed_one(question)
         kitchen = Sessions(rt).engine("kitchen")
-        local = rt.engine.from_files(question, rt.embedder.embed_one(question))
-        heard = kitchen.from_files(question, rt.embedder.embed_one(question))
+        local, heard = rt.engine.from_files(question, vector), kitchen.from_files(question, vector)
         assert local and "1.5 bar" in heard[0].chunk.text
     finally:
         rt.store.close()
